@@ -1,0 +1,5 @@
+//! Plate detection and reading with LiteRT (loaded at run time).
+
+mod types;
+
+pub use types::{Candidate, PlateBox, PlateText};

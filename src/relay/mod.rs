@@ -1,0 +1,5 @@
+//! Barrier relays: bounded pulses on a GPIO line (or a simulated one).
+
+mod types;
+
+pub use types::{PulseOutcome, RelayPulse, RelayState};

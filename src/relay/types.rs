@@ -1,0 +1,36 @@
+//! Requests to and reports from a relay.
+
+use serde::{Deserialize, Serialize};
+
+/// A request to close the contact for a bounded time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayPulse {
+    pub relay: String,
+    pub duration_ms: u32,
+    /// Why: `plate`, `manual_http`, `manual_mqtt`, `cli`.
+    pub reason: String,
+    /// Plate that caused it, for plate decisions.
+    pub plate: Option<String>,
+    /// Event that caused it, for plate decisions.
+    pub event_id: Option<String>,
+}
+
+/// What happened to a pulse request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PulseOutcome {
+    /// The line was driven active and a timer will release it.
+    Pulsed,
+    /// Refused: the relay pulsed too recently.
+    Cooldown,
+    /// Refused: the line could not be driven (hardware error, logged).
+    Failed,
+}
+
+/// Contact state as reported on MQTT and the status page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayState {
+    Open,
+    Closed,
+}

@@ -1,0 +1,5 @@
+//! Tracks plates across frames and emits one voted read per vehicle pass.
+
+mod read;
+
+pub use read::PlateRead;

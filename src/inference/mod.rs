@@ -2,4 +2,4 @@
 
 mod types;
 
-pub use types::{Candidate, PlateBox, PlateText};
+pub use types::{Candidate, PlateBox, PlateFinding, PlateText, Recognition};

@@ -30,3 +30,21 @@ pub struct PlateText {
     /// Next-best readings, best first, without `text` itself.
     pub candidates: Vec<Candidate>,
 }
+
+/// A detected plate and what the reader made of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlateFinding {
+    pub plate_box: PlateBox,
+    pub text: PlateText,
+}
+
+/// Result of running detector and reader on one frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recognition {
+    /// Sorted by `text.confidence`, best first.
+    pub plates: Vec<PlateFinding>,
+    /// Detector time (preprocessing, inference, decoding), ms.
+    pub detect_ms: f32,
+    /// Reader time for all plates of the frame, ms.
+    pub ocr_ms: f32,
+}

@@ -2,4 +2,4 @@
 
 mod types;
 
-pub use types::{PulseOutcome, RelayPulse, RelayState};
+pub use types::{PulseOutcome, RelayLogEntry, RelayPulse, RelayState};

@@ -34,3 +34,15 @@ pub enum RelayState {
     Open,
     Closed,
 }
+
+/// One line of the relay log: every actuation and every refused request, with its reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayLogEntry {
+    pub relay: String,
+    pub at: jiff::Timestamp,
+    pub duration_ms: u32,
+    pub reason: String,
+    pub plate: Option<String>,
+    pub event_id: Option<String>,
+    pub outcome: PulseOutcome,
+}

@@ -135,6 +135,9 @@ pub struct CameraSettings {
     pub relay: Option<String>,
     /// Restart delay cap after the stream fails (seconds). Backoff doubles from 1 s to this.
     pub reconnect_max_s: u32,
+    /// A streaming camera that delivers no frame for this long counts as stalled: `/healthz`
+    /// turns unhealthy and the systemd watchdog stops being fed (systemd restarts the daemon).
+    pub frame_timeout_s: u32,
 }
 
 impl Default for CameraSettings {
@@ -151,6 +154,7 @@ impl Default for CameraSettings {
             roi: None,
             relay: None,
             reconnect_max_s: 30,
+            frame_timeout_s: 15,
         }
     }
 }
@@ -599,6 +603,9 @@ impl Config {
             }
             if c.reconnect_max_s == 0 {
                 return Err((f("reconnect_max_s"), "must be at least 1".into()));
+            }
+            if c.frame_timeout_s == 0 {
+                return Err((f("frame_timeout_s"), "must be at least 1".into()));
             }
         }
         for (name, threads) in [("detector.threads", self.detector.threads), ("ocr.threads", self.ocr.threads)] {

@@ -25,6 +25,16 @@ pub enum PulseOutcome {
     Cooldown,
     /// Refused: the line could not be driven (hardware error, logged).
     Failed,
+    /// Refused: the contact is already closed by a running pulse (pulses are not extended).
+    AlreadyOpen,
+    /// Refused: the requested length is above the relay's `max_pulse_ms` (never clamped).
+    OutOfRange,
+    /// Refused: no relay with that id.
+    UnknownRelay,
+    /// Refused: the controller is shutting down.
+    Stopped,
+    /// Log only: a running pulse was cut short (`release_all`, shutdown).
+    Released,
 }
 
 /// Contact state as reported on MQTT and the status page.

@@ -186,12 +186,12 @@ def build_backbone(tf):
 
     def cbr(x, f, k=3, s=1):
         x = L.Conv2D(f, k, strides=s, padding="same", use_bias=False)(x)
-        x = L.BatchNormalization()(x)
+        x = L.BatchNormalization(momentum=0.9)(x)
         return L.ReLU(6.0)(x)
 
     def dws(x, f, s=1):
         x = L.DepthwiseConv2D(3, strides=s, padding="same", use_bias=False)(x)
-        x = L.BatchNormalization()(x)
+        x = L.BatchNormalization(momentum=0.9)(x)
         x = L.ReLU(6.0)(x)
         return cbr(x, f, k=1)
 
@@ -305,6 +305,7 @@ def main():
     ap.add_argument("--composites", type=int, default=700)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--early-export", type=int, default=0, help="also export a model at this step (0: off)")
     args = ap.parse_args()
 
     import tensorflow as tf
@@ -337,9 +338,10 @@ def main():
             npos = tf.maximum(tf.reduce_sum(pos), 1.0)
             p = tf.sigmoid(logit)
             bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=pos, logits=logit)
-            pt = pos * p + (1 - pos) * (1 - p)
-            alpha = pos * 0.25 + (1 - pos) * 0.75
-            focal = tf.reduce_sum(alpha * (1 - pt) ** 2 * bce * valid) / npos
+            # Plain BCE on positives (scores calibrate towards 1 quickly, the daemon thresholds
+            # at 0.5), focal-style down-weighting of the many easy negatives.
+            weight = pos + (1 - pos) * tf.square(p) * 4.0
+            focal = tf.reduce_sum(weight * bce * valid) / npos
             m = obj > 0.5
             gl = giou_loss(tf, tf.boolean_mask(boxes, m), tf.boolean_mask(tgt, m))
             box = tf.reduce_sum(gl) / npos
@@ -349,11 +351,14 @@ def main():
         opt.apply_gradients(zip(grads, backbone.trainable_variables))
         return focal, box
 
+    @tf.function(reduce_retracing=True)
+    def bn_update(xb):
+        backbone(xb, training=True)
+
     rng = np.random.default_rng(args.seed)
     g = CROP // STRIDE
-    t0 = time.time()
-    ema = None
-    for step in range(1, args.steps + 1):
+
+    def make_batch():
         xs, objs, tgts = [], [], []
         for _ in range(args.batch):
             r = rng.random()
@@ -375,21 +380,41 @@ def main():
             xs.append(photometric(crop, rng) / 255.0)
             objs.append(o)
             tgts.append(t)
-        f, b = train_step(tf.constant(np.stack(xs), tf.float32), tf.constant(np.stack(objs)), tf.constant(np.stack(tgts)))
+        return tf.constant(np.stack(xs), tf.float32), tf.constant(np.stack(objs)), tf.constant(np.stack(tgts))
+
+    f32 = os.path.join(args.out, "plate-detector.float32.tflite")
+    i8 = os.path.join(args.out, "plate-detector.int8.tflite")
+
+    def export():
+        # Moving BatchNorm statistics lag the weights during a short run; re-estimate them on
+        # training batches (forward only) before export.
+        for _ in range(30):
+            bn_update(make_batch()[0])
+        infer = export_graph(tf, backbone)
+        rep = []
+        for i in range(120):  # calibration: training frames and composites, letterboxed like the daemon
+            src = real[i * 3 % len(real)][1] if i % 2 == 0 else comps[i % len(comps)][0]
+            rep.append(mk.letterbox(src, IN_W, IN_H)[0].astype(np.float32)[None] / 255.0)
+        mk.export_tflite(infer, (1, IN_H, IN_W, 3), rep, f32, i8)
+
+    t0 = time.time()
+    ema = None
+    for step in range(1, args.steps + 1):
+        f, b = train_step(*make_batch())
         cur = np.array([float(f), float(b)])
         ema = cur if ema is None else 0.98 * ema + 0.02 * cur
         if step % 50 == 0 or step == 1:
-            print("step %d/%d focal %.3f giou %.3f (%.0f s)" % (step, args.steps, ema[0], ema[1], time.time() - t0), flush=True)
+            print("step %d/%d obj %.3f giou %.3f (%.0f s)" % (step, args.steps, ema[0], ema[1], time.time() - t0), flush=True)
+        if step == args.early_export:  # a usable model early, for integration work
+            export()
+            with open(i8, "rb") as src, open(os.path.join(args.out, "plate-detector.tflite"), "wb") as dst:
+                dst.write(src.read())
+            write_sidecar(args, os.path.join(args.out, "plate-detector.tflite"), "int8", {"note": "early export at step %d" % step},
+                          time.time() - t0, 0, len(real), len(comps), len(negs), backbone.count_params())
+            print("early export at step %d" % step, flush=True)
     train_s = time.time() - t0
-
-    infer = export_graph(tf, backbone)
-    f32 = os.path.join(args.out, "plate-detector.float32.tflite")
-    i8 = os.path.join(args.out, "plate-detector.int8.tflite")
-    rep = []
-    for i in range(120):  # calibration: training frames and composites, letterboxed like the daemon
-        src = real[i * 3 % len(real)][1] if i % 2 == 0 else comps[i % len(comps)][0]
-        rep.append(mk.letterbox(src, IN_W, IN_H)[0].astype(np.float32)[None] / 255.0)
-    mk.export_tflite(infer, (1, IN_H, IN_W, 3), rep, f32, i8)
+    backbone.save_weights(os.path.join(mk.REPO, ".cache", "detector-seed%d-steps%d.weights.h5" % (args.seed, args.steps)))
+    export()
 
     val = load_real("val")
     metrics = {}
@@ -430,7 +455,8 @@ def write_sidecar(args, model_path, ship, metrics, train_s, _unused, n_real, n_c
                  "boxes": "x1, y1, x2, y2 normalised to the model input width/height"},
         "training": {
             "script": "scripts/train_detector.py",
-            "command": "python3 scripts/train_detector.py --out models/ --steps %d --seed %d" % (args.steps, args.seed),
+            "command": "python3 scripts/train_detector.py --out models/ --steps %d --composites %d --seed %d" % (
+                args.steps, args.composites, args.seed),
             "steps": args.steps, "seed": args.seed, "batch": args.batch, "crop": CROP, "train_seconds": round(train_s),
             "real_frames": n_real, "composites": n_comp, "negatives": n_neg, "parameters": params,
             "data": "detector-real/train (MIT), scenes-negative (AGPL-3.0), plate crops from ocr-us/ocr-br "

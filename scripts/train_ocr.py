@@ -207,6 +207,20 @@ def main():
             print("step %d/%d loss %.3f (%.1f s)" % (step, args.steps, ema, time.time() - t0), flush=True)
     train_s = time.time() - t0
 
+    @tf.function(reduce_retracing=True)
+    def bn_update(xb):
+        model(xb, training=True)
+
+    # Re-estimate the moving BatchNorm statistics for the final weights (forward passes only;
+    # momentum 0.9 so 40 batches replace the lagging averages).
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            layer.momentum = 0.9
+    for _ in range(40):
+        idx = rng.integers(0, len(x), args.batch)
+        bn_update(tf.constant(x[idx].astype(np.float32)[..., None] / 255.0))
+    model.save_weights(os.path.join(mk.REPO, ".cache", "ocr-seed%d-steps%d.weights.h5" % (args.seed, args.steps)))
+
     @tf.function
     def infer(inp):
         return tf.nn.softmax(model(inp, training=False), axis=-1)
@@ -244,8 +258,8 @@ def write_sidecar(args, shipped, ship, metrics, train_s, pool, n_us, n_br, param
         "decoder": "ctc", "output_activation": "softmax", "blank_index": 0, "alphabet": mk.ALPHABET,
         "min_chars": 4, "max_chars": 8,
         "training": {
-            "script": "scripts/train_ocr.py", "command": "python3 scripts/train_ocr.py --out models/ --steps %d --seed %d"
-            % (args.steps, args.seed), "steps": args.steps, "seed": args.seed, "batch": args.batch,
+            "script": "scripts/train_ocr.py", "command": "python3 scripts/train_ocr.py --out models/ --steps %d --synth %d --real-variants %d --seed %d"
+            % (args.steps, args.synth, args.real_variants, args.seed), "steps": args.steps, "seed": args.seed, "batch": args.batch,
             "train_seconds": round(train_s), "pool_images": pool, "ocr_us_train_crops": n_us,
             "ocr_br_train_crops": n_br, "synthetic_plates": args.synth, "parameters": params,
             "data": "ocr-us + ocr-br train splits (AGPL-3.0, openalpr), rendered plates (scripts/synth)",

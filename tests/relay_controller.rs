@@ -194,3 +194,44 @@ fn missing_gpio_chip_is_an_error_naming_it() {
     assert!(matches!(err, RelayError::LineNotFound { .. }), "{err}");
     assert!(err.to_string().contains("NO_SUCH_LINE_XYZ"), "{err}");
 }
+
+/// A line whose driver refuses to go active (e.g. the GPIO line was reconfigured under us).
+struct StuckLine {
+    writes: std::sync::Arc<std::sync::Mutex<Vec<bool>>>,
+}
+
+impl boomgate::relay::RelayLine for StuckLine {
+    fn set_active(&mut self, active: bool) -> Result<(), RelayError> {
+        self.writes.lock().expect("lock").push(active);
+        if active {
+            Err(RelayError::Drive { relay: "gate".into(), level: "high", detail: "EIO".into() })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn describe(&self) -> String {
+        "stuck".into()
+    }
+}
+
+struct StuckLines(std::sync::Arc<std::sync::Mutex<Vec<bool>>>);
+
+impl boomgate::relay::LineFactory for StuckLines {
+    fn open(&self, _settings: &RelaySettings) -> Result<Box<dyn boomgate::relay::RelayLine>, RelayError> {
+        Ok(Box::new(StuckLine { writes: self.0.clone() }))
+    }
+}
+
+#[test]
+fn failed_drive_is_reported_and_line_left_inactive() {
+    let writes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (log, log_rx) = relay_log_channel(8);
+    let c = RelayController::new(&[relay("gate")], &StuckLines(writes.clone()), log).expect("controller");
+    assert_eq!(c.pulse(pulse("gate", 100)), PulseOutcome::Failed);
+    assert_eq!(c.status()[0].1, RelayState::Closed);
+    let w = writes.lock().expect("lock").clone();
+    assert_eq!(w.first(), Some(&false), "driven inactive at start");
+    assert_eq!(w.last(), Some(&false), "driven inactive after the failed write: {w:?}");
+    assert_eq!(log_rx.try_recv().expect("log").outcome, PulseOutcome::Failed);
+}

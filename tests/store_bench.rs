@@ -1,5 +1,5 @@
 //! Query and insert cost over 100k events. Prints numbers, asserts nothing about speed.
-//! Run: `cargo test --release --test store_bench -- --ignored --nocapture`
+//! Run: `cargo test --test store_bench -- --ignored --nocapture` (dev profile: deps at opt-level 2)
 
 use boomgate::access::{Action, Decision};
 use boomgate::geometry::BBox;

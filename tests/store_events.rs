@@ -431,3 +431,26 @@ fn committed_events_survive_kill_9() {
     let pending = store.outbox_pending("mqtt", 100_000).expect("pending");
     assert!(pending.len() >= printed.len(), "every stored event has its outbox row");
 }
+
+#[test]
+fn orphan_media_sweep_keeps_files_of_stored_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    store
+        .insert_event(&event("kept", "ABC123", ts("2026-03-04T05:06:07Z"), Action::Open, "cam1"), &[], Some(b"c"), Some(b"f"))
+        .expect("insert");
+    let day = dir.path().join("media/2026-03-04");
+    std::fs::write(day.join("never-committed-crop.jpg"), b"x").expect("write");
+    std::fs::write(day.join("kept-crop.jpg.tmp"), b"x").expect("write");
+    let other_day = dir.path().join("media/2026-03-05");
+    std::fs::create_dir_all(&other_day).expect("mkdir");
+    std::fs::write(other_day.join("lost-frame.jpg"), b"x").expect("write");
+
+    // Young files are left alone (they may belong to a write in flight).
+    assert_eq!(store.sweep_orphan_media(std::time::Duration::from_secs(3600)).expect("sweep"), 0);
+    assert_eq!(store.sweep_orphan_media(std::time::Duration::ZERO).expect("sweep"), 3);
+    assert!(store.media_file("2026-03-04/kept-crop.jpg").is_some());
+    assert!(store.media_file("2026-03-04/kept-frame.jpg").is_some());
+    assert!(!day.join("never-committed-crop.jpg").exists());
+    assert!(!other_day.exists(), "emptied day folder removed");
+}

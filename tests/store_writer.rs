@@ -144,3 +144,36 @@ fn writer_stops_on_shutdown_signal_and_sheds_afterwards() {
     let store = Store::open(dir.path()).expect("reopen");
     assert!(store.event_by_id("x-1").expect("q").is_some());
 }
+
+#[test]
+fn media_write_failure_still_stores_the_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    // The day folder cannot be created: a file sits where it should be (as with a full or
+    // broken file system, writing the images fails).
+    let ev = event("m-1");
+    let day = ev.captured_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    std::fs::write(dir.path().join("media").join(&day), b"in the way").expect("write");
+    let (_log, log_rx) = relay_log_channel(4);
+    let writer = StoreWriter::spawn(store, options(4), Shutdown::new(), log_rx);
+    let f = frame(64, 48);
+    writer.sender().try_submit(ev, None, Some(f)).expect("queued");
+    let stats = {
+        let w = &writer;
+        let mut s = w.stats();
+        for _ in 0..500 {
+            if s.stored > 0 || s.errors > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            s = w.stats();
+        }
+        s
+    };
+    writer.shutdown();
+    assert_eq!((stats.stored, stats.errors), (1, 0), "{stats:?}");
+    assert_eq!(stats.image_errors, 1, "the failed image is counted: {stats:?}");
+    let store = Store::open(dir.path()).expect("reopen");
+    let stored = store.event_by_id("m-1").expect("q").expect("event stored without its image");
+    assert_eq!(stored.frame_url, None);
+}

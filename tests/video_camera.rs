@@ -157,3 +157,26 @@ fn shutdown_stops_the_camera() {
     assert!(wait_until(Duration::from_secs(10), || st.state() == CameraState::Stopped), "{:?}", st.state());
     drop(cam);
 }
+
+#[test]
+fn several_cameras_run_at_once() {
+    let shutdown = Shutdown::new();
+    let (a, b) = (stats("a"), stats("b"));
+    let mut cam_a = Camera::start(&camera("a", "test://?width=160&height=120&fps=25"), a.clone(), shutdown.clone()).unwrap();
+    let mut cam_b =
+        Camera::start(&camera("b", "test://?pattern=snow&width=320&height=240&fps=15"), b.clone(), shutdown.clone()).unwrap();
+    for _ in 0..5 {
+        match (cam_a.next_frame(Duration::from_secs(10)), cam_b.next_frame(Duration::from_secs(10))) {
+            (FrameWait::Frame(fa), FrameWait::Frame(fb)) => {
+                assert_eq!((&*fa.camera, fa.width), ("a", 160));
+                assert_eq!((&*fb.camera, fb.width), ("b", 320));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(cam_a.camera_id(), "a");
+    assert!(a.frames_decoded.load(Ordering::Relaxed) >= 5 && b.frames_decoded.load(Ordering::Relaxed) >= 5);
+    shutdown.trigger();
+    assert!(matches!(cam_a.next_frame(Duration::from_secs(5)), FrameWait::Stopped));
+    assert!(matches!(cam_b.next_frame(Duration::from_secs(5)), FrameWait::Stopped));
+}

@@ -138,3 +138,18 @@ fn decode_benchmark_counts_every_frame() {
     assert_eq!(frames, 50);
     println!("decode-only 640x360: {frames} frames in {seconds:.3} s = {:.1} fps", frames as f64 / seconds);
 }
+
+/// Decode-only fps of a 1080p H.264 clip through the camera pipeline; prints, asserts no speed.
+#[test]
+#[ignore = "slow: encodes a 1080p clip first"]
+fn decode_benchmark_1080p() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = make_clip(dir.path(), "bench-1080p.mp4", 1920, 1080, 25, 250, false);
+    let (frames, seconds) = decode_benchmark(&clip, DecoderChoice::Auto).unwrap();
+    assert_eq!(frames, 250);
+    println!(
+        "decode-only 1920x1080 H.264 ({}): {frames} frames in {seconds:.2} s = {:.1} fps",
+        pick_decoder(DecoderChoice::Auto).unwrap().element,
+        frames as f64 / seconds
+    );
+}

@@ -89,3 +89,16 @@ fn rtsp_credentials_from_a_password_file() {
     assert!(error.to_lowercase().contains("unauthorized") || error.contains("authentication"), "{error}");
     assert!(!error.contains("guess"), "{error}");
 }
+
+#[test]
+fn rtsp_over_udp() {
+    let port = free_port();
+    let _server = RtspServer::start(port, None);
+    let mut settings = camera("udp", &format!("rtsp://127.0.0.1:{port}/cam"));
+    settings.rtsp_transport = boomgate::config::RtspTransport::Udp;
+    let st = stats("udp");
+    let mut cam = Camera::start(&settings, st.clone(), Shutdown::new()).unwrap();
+    assert!(got_frame(&mut cam, Duration::from_secs(20)), "{:?}", st.state());
+    let expected = boomgate::video::pick_decoder(boomgate::config::DecoderChoice::Auto).unwrap().element;
+    assert_eq!(st.state(), CameraState::Streaming { decoder: expected });
+}

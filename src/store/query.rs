@@ -70,7 +70,9 @@ impl Store {
             args.push(Value::Text(prefix_end(&p)));
         }
         if let Some(p) = filter.plate_contains.as_deref().map(normalise_plate).filter(|p| !p.is_empty()) {
-            sql.push_str(" AND instr(plate, ?) > 0");
+            // A substring cannot use the index as a search, but scanning the narrow plate index
+            // reads a fraction of the pages a scan of the rows (with their JSON) would.
+            sql.push_str(" AND seq IN (SELECT seq FROM events INDEXED BY events_plate WHERE instr(plate, ?) > 0)");
             args.push(Value::Text(p));
         }
         if let Some(from) = filter.from {
@@ -131,35 +133,40 @@ impl Store {
     }
 
     /// Counts of decisions per UTC day for events captured in `[from, to)`, oldest day first.
-    /// Days without events are left out.
+    /// Days without events are left out. One pass per decision over the (decision, time) index,
+    /// which holds everything needed, so no event row is read.
     pub fn day_stats(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<Vec<DayStats>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT captured_at / 86400000 AS day, decision, COUNT(*) FROM events
-                 WHERE captured_at >= ?1 AND captured_at < ?2 GROUP BY day, decision ORDER BY day",
+                "SELECT captured_at / 86400000 AS day, COUNT(*) FROM events
+                 WHERE decision = ?1 AND captured_at >= ?2 AND captured_at < ?3 GROUP BY day",
             )
             .map_err(self.db_err())?;
-        let rows = stmt
-            .query_map([ms(from), ms(to)], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
-            .map_err(self.db_err())?;
-        let mut out: Vec<DayStats> = Vec::new();
-        for row in rows {
-            let (day, decision, n) = row.map_err(self.db_err())?;
-            let date = from_ms(day * 86_400_000).to_zoned(jiff::tz::TimeZone::UTC).date();
-            if out.last().map(|d| d.day) != Some(date) {
-                out.push(DayStats { day: date, open: 0, deny: 0, ignore: 0 });
-            }
-            if let Some(d) = out.last_mut() {
+        let mut days: std::collections::BTreeMap<i64, DayStats> = std::collections::BTreeMap::new();
+        for action in [Action::Open, Action::Deny, Action::Ignore] {
+            let rows = stmt
+                .query_map(rusqlite::params![action_str(action), ms(from), ms(to)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                })
+                .map_err(self.db_err())?;
+            for row in rows {
+                let (day, n) = row.map_err(self.db_err())?;
+                let d = days.entry(day).or_insert_with(|| DayStats {
+                    day: from_ms(day * 86_400_000).to_zoned(jiff::tz::TimeZone::UTC).date(),
+                    open: 0,
+                    deny: 0,
+                    ignore: 0,
+                });
                 let n = n.max(0) as u64;
-                match decision.as_str() {
-                    "open" => d.open += n,
-                    "deny" => d.deny += n,
-                    _ => d.ignore += n,
+                match action {
+                    Action::Open => d.open += n,
+                    Action::Deny => d.deny += n,
+                    Action::Ignore => d.ignore += n,
                 }
             }
         }
-        Ok(out)
+        Ok(days.into_values().collect())
     }
 
     /// Every event as CSV (header line first), oldest first.

@@ -194,3 +194,64 @@ impl Store {
         Ok(report)
     }
 }
+
+impl Store {
+    /// Removes media files no stored event refers to (left by a crash between writing an
+    /// event's files and committing its row, or temp files of an interrupted write), if they are
+    /// older than `min_age`. Run at start; returns how many files were removed.
+    pub fn sweep_orphan_media(&mut self, min_age: std::time::Duration) -> Result<u64, StoreError> {
+        let media_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Media { path, source }
+        };
+        let mut removed = 0;
+        let days = std::fs::read_dir(&self.media_dir).map_err(media_err(&self.media_dir))?;
+        for day in days.flatten() {
+            let day_path = day.path();
+            if !day_path.is_dir() {
+                continue;
+            }
+            let Some(day_name) = day_path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+            let Ok(files) = std::fs::read_dir(&day_path) else { continue };
+            for file in files.flatten() {
+                let path = file.path();
+                let old_enough = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= min_age);
+                if !old_enough {
+                    continue;
+                }
+                let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+                let rel = format!("{day_name}/{name}");
+                let event_id = name.strip_suffix("-crop.jpg").or_else(|| name.strip_suffix("-frame.jpg"));
+                let referenced = match event_id {
+                    Some(id) => self
+                        .conn
+                        .query_row(
+                            "SELECT 1 FROM events WHERE event_id = ?1 AND (crop_path = ?2 OR frame_path = ?2)",
+                            params![id, rel],
+                            |r| r.get::<_, i64>(0),
+                        )
+                        .map(|_| true)
+                        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(false) } else { Err(e) })
+                        .map_err(self.db_err())?,
+                    None => false,
+                };
+                if !referenced {
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => {
+                            removed += 1;
+                            tracing::info!(file = %path.display(), "removed media file of no stored event");
+                        }
+                        Err(e) => tracing::warn!(file = %path.display(), error = %e, "removing orphan media file"),
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(&day_path);
+        }
+        Ok(removed)
+    }
+}

@@ -228,6 +228,13 @@ impl Worker {
         let never = crossbeam_channel::never::<RelayLogEntry>();
         let tick = crossbeam_channel::tick(Duration::from_millis(200));
         let mut next_retention = Instant::now();
+        // Files of events whose transaction never committed (crash, kill -9) are only ever
+        // left behind by an earlier run; an hour of margin keeps clear of anything in flight.
+        match self.store.sweep_orphan_media(Duration::from_secs(3600)) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "removed orphan media files"),
+            Err(e) => self.shared.error(format!("orphan media sweep: {e}")),
+        }
         loop {
             if self.opts.retention.is_some() && Instant::now() >= next_retention {
                 self.retention();

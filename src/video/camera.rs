@@ -302,7 +302,7 @@ impl Supervisor {
                 }
                 RunEnd::Failed { error, got_frames, decoder_fault } => {
                     let hardware = self.plan.decoder.as_ref().is_some_and(|d| d.hardware);
-                    if hardware && self.plan.choice == DecoderChoice::Auto && (decoder_fault || !got_frames) {
+                    if hardware && self.plan.choice == DecoderChoice::Auto && decoder_fault {
                         match software_decoder() {
                             Ok(soft) => {
                                 tracing::warn!(
@@ -363,7 +363,8 @@ impl Supervisor {
             &self.plan.display_url,
         ) {
             Ok(b) => b,
-            Err(e) => return self.failed(e.to_string()),
+            // Only the decoder varies between builds, so a build failure is blamed on it.
+            Err(e) => return RunEnd::Failed { error: e.to_string(), got_frames: false, decoder_fault: true },
         };
         let BuiltPipeline { pipeline, sink, decoder } = built;
         let guard = NullOnDrop(pipeline.clone());
@@ -376,18 +377,14 @@ impl Supervisor {
         };
         if pipeline.set_state(gst::State::Playing).is_err() {
             // The reason is on the bus.
-            let error = bus
+            let (error, decoder_fault) = bus
                 .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
                 .and_then(|m| match m.view() {
-                    gst::MessageView::Error(e) => Some(pipeline::error_text(e)),
+                    gst::MessageView::Error(e) => Some((pipeline::error_text(e), pipeline::error_from(e, "decoder"))),
                     _ => None,
                 })
-                .unwrap_or_else(|| "pipeline refused to start".into());
-            return RunEnd::Failed {
-                error: format!("{}: {error}", self.plan.display_url),
-                got_frames: false,
-                decoder_fault: false,
-            };
+                .unwrap_or_else(|| ("pipeline refused to start".into(), false));
+            return RunEnd::Failed { error: format!("{}: {error}", self.plan.display_url), got_frames: false, decoder_fault };
         }
         loop {
             if self.stopping() {
@@ -416,6 +413,11 @@ impl Supervisor {
                         tracing::debug!(camera = %self.plan.camera, "file looped");
                     }
                     gst::MessageView::Error(e) => {
+                        let got_frames = got_frame.load(Ordering::Relaxed);
+                        // Before any frame, anything not from the source (depay, parse, decode,
+                        // convert) may be the hardware decoder refusing the stream.
+                        let decoder_fault =
+                            pipeline::error_from(e, "decoder") || (!got_frames && !pipeline::error_from(e, "src"));
                         let mut error = format!("{}: {}", self.plan.display_url, pipeline::error_text(e));
                         if e.error().matches(gst::ResourceError::NotAuthorized) {
                             error = format!(
@@ -423,11 +425,7 @@ impl Supervisor {
                                 self.plan.display_url
                             );
                         }
-                        return RunEnd::Failed {
-                            error,
-                            got_frames: got_frame.load(Ordering::Relaxed),
-                            decoder_fault: pipeline::is_decoder_error(e),
-                        };
+                        return RunEnd::Failed { error, got_frames, decoder_fault };
                     }
                     gst::MessageView::Warning(w) => {
                         tracing::debug!(camera = %self.plan.camera, warning = %w.error(), "gstreamer warning");

@@ -164,7 +164,7 @@ fn start_file(path: &Path, decoder: &DecoderPick) -> Result<FileFrames, VideoErr
         duration_ms: None,
         decoded_until_ms: 0,
     };
-    if frames.pipeline.set_state(gst::State::Playing).is_err() {
+    if frames.pipeline.set_state(gst::State::Paused).is_err() {
         let message = frames.bus_error().unwrap_or_else(|| "pipeline could not start".into());
         return Err(frames.error(message));
     }
@@ -178,6 +178,10 @@ fn start_file(path: &Path, decoder: &DecoderPick) -> Result<FileFrames, VideoErr
         Some(gst::MessageView::Error(e)) => Err(frames.error(pipeline::error_text(e))),
         None => Err(frames.error(format!("file did not start decoding within {} s", STALL_TIMEOUT.as_secs()))),
         _ => {
+            if frames.pipeline.set_state(gst::State::Playing).is_err() {
+                let message = frames.bus_error().unwrap_or_else(|| "pipeline could not start".into());
+                return Err(frames.error(message));
+            }
             let mut frames = frames;
             frames.duration_ms = frames.pipeline.query_duration::<gst::ClockTime>().map(|d| d.mseconds());
             Ok(frames)

@@ -143,9 +143,16 @@ pub(crate) fn error_text(err: &gst::message::Error) -> String {
     text
 }
 
-/// Whether an error came from the decoder element (used to fall back to software).
-pub(crate) fn is_decoder_error(err: &gst::message::Error) -> bool {
-    err.src().is_some_and(|s| s.name() == "decoder")
+/// Whether the element named `name`, or one inside it, posted the error.
+pub(crate) fn error_from(err: &gst::message::Error, name: &str) -> bool {
+    let mut object = err.src().cloned();
+    while let Some(o) = object {
+        if o.name() == name {
+            return true;
+        }
+        object = o.parent();
+    }
+    false
 }
 
 /// Sets the pipeline to Null when dropped, so every exit path releases the camera.

@@ -62,6 +62,7 @@ pub fn free_port() -> u16 {
 /// An RTSP server on 127.0.0.1:`port` serving a live 320×240 25 fps H.264 test pattern at `/cam`.
 pub struct RtspServer {
     server: rtsp::RTSPServer,
+    context: glib::MainContext,
     main_loop: glib::MainLoop,
     source: Option<glib::SourceId>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -96,10 +97,11 @@ impl RtspServer {
         let source = server.attach(Some(&context)).expect("RTSP server binds its port");
         let main_loop = glib::MainLoop::new(Some(&context), false);
         let run_loop = main_loop.clone();
+        let run_context = context.clone();
         let thread = std::thread::spawn(move || {
-            context.with_thread_default(|| run_loop.run()).unwrap();
+            run_context.with_thread_default(|| run_loop.run()).unwrap();
         });
-        RtspServer { server, main_loop, source: Some(source), thread: Some(thread) }
+        RtspServer { server, context, main_loop, source: Some(source), thread: Some(thread) }
     }
 
     /// Closes the listening socket and every client connection.
@@ -108,8 +110,8 @@ impl RtspServer {
     }
 
     fn shutdown(&mut self) {
-        if let Some(source) = self.source.take() {
-            source.remove();
+        if let Some(source) = self.source.take().and_then(|id| self.context.find_source_by_id(&id)) {
+            source.destroy();
         }
         self.server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
         self.main_loop.quit();

@@ -62,7 +62,8 @@ pub struct MatchedEntry {
 pub struct Decision {
     pub action: Action,
     /// Machine-readable reason: `allow_list`, `deny_list`, `not_listed`, `outside_schedule`,
-    /// `not_yet_valid`, `expired`, `invalid_format`, `no_relay`, `cooldown`, `low_confidence`.
+    /// `not_yet_valid`, `expired`, `wrong_relay`, `invalid_format`, `no_relay`, `cooldown`,
+    /// `low_confidence` (constants in [`crate::access::reason`]).
     pub reason: String,
     pub matched_entry: Option<MatchedEntry>,
     /// Weighted edit distance to the matched entry (0 = exact).

@@ -248,7 +248,7 @@ pub struct CustomFormat {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct FormatSettings {
-    /// Presets: `us`, `eu`, `br` (old `LLLDDDD` and Mercosul `LLLDLDD`).
+    /// Presets: `us`, `eu`, `br` (both of: `br-old` `LLLDDDD`, `br-mercosul` `LLLDLDD`).
     pub presets: Vec<String>,
     pub custom: Vec<CustomFormat>,
 }
@@ -617,8 +617,8 @@ impl Config {
             return Err(("ocr.crop_margin".into(), format!("{} is outside 0..=0.5", self.ocr.crop_margin)));
         }
         for (i, p) in self.formats.presets.iter().enumerate() {
-            if !["us", "eu", "br"].contains(&p.as_str()) {
-                return Err((format!("formats.presets[{i}]"), format!("unknown preset '{p}'; expected us, eu or br")));
+            if !["us", "eu", "br", "br-old", "br-mercosul"].contains(&p.as_str()) {
+                return Err((format!("formats.presets[{i}]"), format!("unknown preset '{p}'; expected us, eu, br, br-old or br-mercosul")));
             }
         }
         for (i, c) in self.formats.custom.iter().enumerate() {

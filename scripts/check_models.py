@@ -56,8 +56,7 @@ def check_ocr(models, fixtures, errors):
     shipped = os.path.join(models, "plate-ocr.tflite")
     ref = os.path.join(models, "plate-ocr.float32.tflite")
     check_sidecar(shipped, errors)
-    a, b = Reader(shipped), Reader(ref)
-    b.side = dict(a.side)
+    a, b = Reader(shipped), Reader(ref, sidecar_path=os.path.splitext(shipped)[0] + ".json")
     n = 0
     for path in sorted(glob.glob(os.path.join(fixtures, "plates", "*.png"))):
         rgb = load_rgb(path)

@@ -47,8 +47,8 @@ def edit_distance(a, b):
 class Reader:
     """plate-ocr.tflite + sidecar: RGB crop -> (text, char confidences, per-step argmax)."""
 
-    def __init__(self, model_path, threads=1):
-        with open(os.path.splitext(model_path)[0] + ".json") as fh:
+    def __init__(self, model_path, threads=1, sidecar_path=None):
+        with open(sidecar_path or os.path.splitext(model_path)[0] + ".json") as fh:
             self.side = json.load(fh)
         self.model = mk.TFLiteModel(model_path, threads)
         self.w, self.h = self.side["input"]["width"], self.side["input"]["height"]

@@ -3,6 +3,7 @@
 //! to the back office. See DESIGN.md in the project for the data path; each module is one stage.
 
 pub mod access;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod daemon;

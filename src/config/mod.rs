@@ -8,7 +8,7 @@ mod error;
 mod paths;
 
 pub use error::ConfigError;
-pub use paths::{default_litert_candidates, default_model_dirs, demo_clip_path, resolve_model_path};
+pub use paths::{default_litert_candidates, default_model_dirs, demo_allowlist_path, demo_clip_path, resolve_model_path};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -200,7 +200,7 @@ pub struct OcrSettings {
 
 impl Default for OcrSettings {
     fn default() -> Self {
-        OcrSettings { model: PathBuf::from("plate-ocr.json"), threads: 1, crop_margin: 0.08 }
+        OcrSettings { model: PathBuf::from("plate-ocr.json"), threads: 1, crop_margin: 0.0 }
     }
 }
 
@@ -536,6 +536,10 @@ impl Config {
             ..CameraSettings::default()
         }];
         config.relays = vec![RelaySettings::default()];
+        let allow = demo_allowlist_path();
+        if allow.exists() {
+            config.access.import_csv = Some(allow);
+        }
         config.storage.data_dir = PathBuf::from("./boomgate-data");
         config.storage.max_disk_mb = 512;
         config

@@ -61,14 +61,23 @@ pub fn resolve_model_path(name: &Path, models_dir: Option<&Path>) -> PathBuf {
 
 /// The bundled demo clip.
 pub fn demo_clip_path() -> PathBuf {
+    demo_asset("BOOMGATE_DEMO_CLIP", "demo-gate.mp4")
+}
+
+/// The allow list the demo starts with (some of the demo clip's plates, so the barrier opens).
+pub fn demo_allowlist_path() -> PathBuf {
+    demo_asset("BOOMGATE_DEMO_ALLOWLIST", "allowlist.csv")
+}
+
+fn demo_asset(env: &str, name: &str) -> PathBuf {
     let mut candidates = Vec::new();
-    if let Some(p) = std::env::var_os("BOOMGATE_DEMO_CLIP") {
+    if let Some(p) = std::env::var_os(env) {
         candidates.push(PathBuf::from(p));
     }
-    candidates.push(PathBuf::from("/usr/share/boomgate/demo/demo-gate.mp4"));
+    candidates.push(Path::new("/usr/share/boomgate/demo").join(name));
     if let Some(dir) = exe_dir() {
-        candidates.push(dir.join("../share/boomgate/demo/demo-gate.mp4"));
+        candidates.push(dir.join("../share/boomgate/demo").join(name));
     }
-    candidates.push(Path::new(CHECKOUT).join("assets/demo/demo-gate.mp4"));
+    candidates.push(Path::new(CHECKOUT).join("assets/demo").join(name));
     candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates.last().unwrap().clone())
 }

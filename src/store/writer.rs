@@ -376,6 +376,8 @@ impl Worker {
     fn announce(&self, stored: Vec<Event>) {
         self.shared.counters.stored.fetch_add(stored.len() as u64, Ordering::Relaxed);
         for ev in stored {
+            // Logged only after commit: "stored" means it survives a crash from here on.
+            tracing::info!(event_id = %ev.event_id, plate = %ev.plate, "event stored");
             let _ = self.stored_tx.send(Arc::new(ev));
         }
     }

@@ -191,8 +191,13 @@ impl Detector {
     }
 }
 
+/// Share of the smaller box covered by another box above which the two are one plate. Plates
+/// never overlap like that in a picture, but a loose and a tight box on the same plate can have
+/// an IoU below the NMS threshold.
+const SAME_PLATE_COVER: f32 = 0.7;
+
 /// Greedy non-maximum suppression: best score first, drop boxes overlapping a kept one by more
-/// than `iou`, keep at most `max`.
+/// than `iou` (or mostly covering / covered by it), keep at most `max`.
 pub fn nms(mut boxes: Vec<PlateBox>, iou: f32, max: usize) -> Vec<PlateBox> {
     boxes.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<PlateBox> = Vec::new();
@@ -200,11 +205,19 @@ pub fn nms(mut boxes: Vec<PlateBox>, iou: f32, max: usize) -> Vec<PlateBox> {
         if kept.len() >= max {
             break;
         }
-        if kept.iter().all(|k| k.bbox.iou(&b.bbox) <= iou) {
+        if kept.iter().all(|k| k.bbox.iou(&b.bbox) <= iou && cover(&k.bbox, &b.bbox) < SAME_PLATE_COVER) {
             kept.push(b);
         }
     }
     kept
+}
+
+/// Intersection over the smaller area.
+fn cover(a: &BBox, b: &BBox) -> f32 {
+    let ix = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
+    let iy = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
+    let smaller = a.area().min(b.area());
+    if smaller <= 0.0 { 0.0 } else { ix * iy / smaller }
 }
 
 #[cfg(test)]
@@ -218,5 +231,17 @@ mod tests {
         let scores: Vec<f32> = kept.iter().map(|k| k.score).collect();
         assert_eq!(scores, vec![0.9, 0.7]);
         assert_eq!(nms(vec![b(0.0, 0.6), b(50.0, 0.7)], 0.45, 1).len(), 1);
+    }
+
+    #[test]
+    fn a_loose_box_around_a_tight_one_is_the_same_plate() {
+        // IoU 0.43 (below the NMS threshold) but the tight box lies 77 % inside the loose one.
+        let tight = PlateBox { bbox: BBox::new(0.0, 30.0, 246.0, 108.0), score: 0.9 };
+        let loose = PlateBox { bbox: BBox::new(65.0, 0.0, 316.0, 111.0), score: 0.8 };
+        assert!(tight.bbox.iou(&loose.bbox) < 0.45);
+        assert_eq!(nms(vec![loose, tight], 0.45, 20), vec![tight]);
+        // Side-by-side plates stay apart.
+        let other = PlateBox { bbox: BBox::new(250.0, 30.0, 496.0, 108.0), score: 0.7 };
+        assert_eq!(nms(vec![tight, other], 0.45, 20).len(), 2);
     }
 }

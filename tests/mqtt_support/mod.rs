@@ -33,8 +33,10 @@ impl Broker {
         let port = free_port();
         std::fs::create_dir_all(dir).unwrap();
         let conf = dir.join("mosquitto.conf");
+        // As root, mosquitto drops to user `mosquitto`, which cannot read the test's temp dir.
+        let user = if unsafe { libc::geteuid() } == 0 { "user root\n" } else { "" };
         let text = format!(
-            "listener {port} 127.0.0.1\npersistence true\npersistence_location {}/\nlog_dest stderr\nlog_type error\nlog_type warning\n{extra}\n",
+            "{user}listener {port} 127.0.0.1\npersistence true\npersistence_location {}/\nlog_dest stderr\nlog_type error\nlog_type warning\n{extra}\n",
             dir.display()
         );
         std::fs::write(&conf, text).unwrap();

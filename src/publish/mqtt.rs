@@ -28,6 +28,8 @@ use tokio::sync::broadcast;
 
 /// Longest wait between two connection attempts.
 const MAX_RECONNECT_BACKOFF: Duration = Duration::from_secs(30);
+/// Acknowledged rows deleted per transaction while a backlog drains.
+const ACK_BATCH: usize = 1024;
 /// How long a clean shutdown waits for `offline` to be acknowledged.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -266,7 +268,9 @@ impl MqttTask {
                     }
                 }
             }
-            if s.acked.len() >= (self.max_inflight / 2).max(1) || (s.inflight == 0 && !s.acked.is_empty()) {
+            // Deleting acked rows costs an fsync: batch it while draining a backlog (a crash
+            // before the flush only means resends with the same event_id), flush when idle.
+            if s.acked.len() >= ACK_BATCH || (s.drained && s.inflight == 0 && !s.acked.is_empty()) {
                 self.flush_acks(&mut s).await;
             }
             if s.connected && !s.drained && s.inflight <= self.max_inflight / 2 {

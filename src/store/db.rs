@@ -361,6 +361,23 @@ impl Store {
         Ok(out)
     }
 
+    /// Outbox rows of `channel` with sequence above `after_seq`, oldest first, as
+    /// `(seq, event_id, stored event JSON)`: a publisher with rows in flight asks only for the
+    /// ones after them, and sends the stored JSON as is.
+    pub fn outbox_pending_raw(&self, channel: &str, after_seq: i64, limit: u32) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT o.seq, e.event_id, e.json FROM outbox o JOIN events e ON e.event_id = o.event_id
+                 WHERE o.channel = ?1 AND o.seq > ?2 ORDER BY o.seq LIMIT ?3",
+            )
+            .map_err(self.db_err())?;
+        let rows = stmt
+            .query_map(params![channel, after_seq, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .map_err(self.db_err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.db_err())
+    }
+
     /// Marks the event delivered on `channel`. Returns whether a row was pending.
     pub fn outbox_ack(&self, channel: &str, event_id: &str) -> Result<bool, StoreError> {
         let n = self

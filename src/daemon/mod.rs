@@ -93,8 +93,21 @@ fn run_with_relays(
     }
 
     // 4. The store writer: the gate path hands events over without waiting for disk.
-    let channels: Vec<String> = delivery_channels(config);
+    let channels = crate::publish::outbox_channels(config);
     let writer = StoreWriter::spawn(store, WriterOptions::from_settings(&config.storage, channels), shutdown.clone(), relay_log_rx);
+
+    // Back-office delivery drains the outbox on its own connection; a broker that is down is
+    // retried, unreadable secrets or a bad URL stop the start.
+    let publisher = crate::publish::Publisher::spawn(
+        config,
+        data_dir,
+        relays.clone(),
+        metrics.clone(),
+        writer.subscribe(),
+        shutdown.clone(),
+        rt.handle(),
+    )
+    .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
 
     // 5. Cameras and their analysis lanes.
     let ctx = Arc::new(GateContext {
@@ -131,19 +144,9 @@ fn run_with_relays(
     let _ = watchdog.join();
     let _ = state_log.join();
     writer.shutdown();
+    // MQTT says `offline` and disconnects cleanly; bounded so a dead broker cannot hold the stop.
+    let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), publisher.stopped()).await });
     Ok(())
-}
-
-/// Delivery channels that get an outbox row per event (MQTT and each webhook).
-fn delivery_channels(config: &Config) -> Vec<String> {
-    let mut channels = Vec::new();
-    if config.mqtt.enabled {
-        channels.push("mqtt".to_string());
-    }
-    for w in &config.webhooks {
-        channels.push(format!("webhook:{}", w.id));
-    }
-    channels
 }
 
 /// Blocks until SIGTERM/SIGINT, an external trigger, or every lane has ended.

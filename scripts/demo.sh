@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs the daemon on its built-in demo: the bundled clip looped,
-# simulated relay, SQLite in ./boomgate-data, status page on http://127.0.0.1:8080.
+# simulated relay, SQLite in ./boomgate-data (the status page is not built yet).
 # Extra arguments go to `boomgate run` (e.g. --config FILE).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -21,7 +21,14 @@ pub const SAME_PASS_MS: u64 = 5000;
 
 /// True when `text` at `confidence` can be a plate worth an event.
 pub fn plausible(text: &str, confidence: f32) -> bool {
-    (MIN_CHARS..=MAX_CHARS).contains(&text.len()) && confidence >= MIN_READ_CONFIDENCE
+    (MIN_CHARS..=MAX_CHARS).contains(&text.len()) && confidence >= MIN_READ_CONFIDENCE && !stripe_like(text)
+}
+
+/// Rows of windows, railings and fences read as runs of vertical strokes (`II11011`, `11I1`,
+/// `IL1IL11` on the generated clips); real plates mix in other shapes.
+fn stripe_like(text: &str) -> bool {
+    let strokes = text.chars().filter(|c| matches!(c, '1' | 'I' | 'L')).count();
+    strokes * 4 >= text.len() * 3
 }
 
 /// Two reads of one plate: within one edit (OCR confusions cost half), or one a fragment of the
@@ -69,6 +76,9 @@ mod tests {
         assert!(!plausible("L", 0.9));
         assert!(!plausible("III1111", 0.41));
         assert!(!plausible("ABCDEFGHIJ", 0.9));
+        assert!(!plausible("11I1", 0.9), "window stripes");
+        assert!(!plausible("IL1IL11", 0.9));
+        assert!(plausible("LIL1234", 0.9));
     }
 
     #[test]

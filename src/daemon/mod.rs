@@ -65,6 +65,12 @@ fn run_with_relays(
         .enable_all()
         .build()
         .map_err(|e| Failure::new(ExitKind::Runtime, format!("cannot start the async runtime: {e}")))?;
+    // Signals are caught from here on: a SIGTERM during start-up is a clean stop once ready, not
+    // the default action (death by signal) that an early `systemctl stop` would otherwise cause.
+    let signals = {
+        let _entered = rt.enter();
+        StopSignals::install().map_err(|e| Failure::new(ExitKind::Runtime, format!("cannot install signal handlers: {e}")))?
+    };
 
     // 2. Storage and the allow list.
     let data_dir = &config.storage.data_dir;
@@ -133,7 +139,7 @@ fn run_with_relays(
     let state_log = spawn_state_logger(metrics.clone(), shutdown.clone());
     tracing::info!(cameras = config.cameras.len(), "boomgate ready");
 
-    wait_for_stop(&rt, &shutdown, &lanes);
+    wait_for_stop(&rt, signals, &shutdown, &lanes);
     shutdown.trigger();
     notifier.stopping();
     for lane in lanes {
@@ -149,13 +155,25 @@ fn run_with_relays(
     Ok(())
 }
 
-/// Blocks until SIGTERM/SIGINT, an external trigger, or every lane has ended.
-fn wait_for_stop(rt: &tokio::runtime::Runtime, shutdown: &Shutdown, lanes: &[GateLane]) {
-    let lanes_done = || !lanes.is_empty() && lanes.iter().all(|l| l.is_finished());
-    rt.block_on(async {
+/// SIGTERM and SIGINT streams, installed early so no signal is lost to the default action.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Needs a tokio runtime context.
+    fn install() -> std::io::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+    }
+}
+
+/// Blocks until SIGTERM/SIGINT, an external trigger, or every lane has ended.
+fn wait_for_stop(rt: &tokio::runtime::Runtime, signals: StopSignals, shutdown: &Shutdown, lanes: &[GateLane]) {
+    let lanes_done = || !lanes.is_empty() && lanes.iter().all(|l| l.is_finished());
+    let StopSignals { mut term, mut int } = signals;
+    rt.block_on(async {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {

@@ -393,6 +393,8 @@ pub struct HttpSettings {
     pub token_file: Option<PathBuf>,
     /// Require the token for reads too.
     pub protect_reads: bool,
+    /// Live messages a WebSocket client may fall behind before it is skipped ahead.
+    pub live_buffer: usize,
 }
 
 impl Default for HttpSettings {
@@ -402,6 +404,7 @@ impl Default for HttpSettings {
             listen: "127.0.0.1:8080".into(),
             token_file: None,
             protect_reads: false,
+            live_buffer: 256,
         }
     }
 }

@@ -93,10 +93,8 @@ fn run_with_relays(
     for _ in &config.cameras {
         recognizers.push(Recognizer::load(&runtime, config)?);
     }
-    if let Some(r) = recognizers.first() {
-        let (det, ocr) = r.model_versions();
-        tracing::info!(litert = %runtime.library_path().display(), detector = %det, ocr = %ocr, "models loaded");
-    }
+    let model_names = recognizers.first().map(|r| r.model_versions()).unwrap_or_default();
+    tracing::info!(litert = %runtime.library_path().display(), detector = %model_names.0, ocr = %model_names.1, "models loaded");
 
     // 4. The store writer: the gate path hands events over without waiting for disk.
     let channels = crate::publish::outbox_channels(config);
@@ -114,6 +112,21 @@ fn run_with_relays(
         rt.handle(),
     )
     .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
+
+    // The status page and API; a busy port or unreadable token file stops the start.
+    let http = if config.http.enabled {
+        let versions = crate::http::Versions {
+            daemon: crate::VERSION.to_string(),
+            detector: model_names.0.clone(),
+            ocr: model_names.1.clone(),
+            litert: runtime.version(),
+        };
+        let server = crate::http::HttpServer::spawn(config, metrics.clone(), relays.clone(), writer.subscribe(), versions, shutdown.clone(), rt.handle())
+            .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
+        Some(server)
+    } else {
+        None
+    };
 
     // 5. Cameras and their analysis lanes.
     let ctx = Arc::new(GateContext {
@@ -137,6 +150,7 @@ fn run_with_relays(
     notifier.ready(&format!("{} camera(s), {} relay(s)", config.cameras.len(), config.relays.len()));
     let watchdog = notify::spawn_watchdog(notifier.clone(), metrics.clone(), config.cameras.clone(), shutdown.clone());
     let state_log = spawn_state_logger(metrics.clone(), shutdown.clone());
+    let sampler = spawn_store_sampler(metrics.clone(), writer.sender(), data_dir.clone(), shutdown.clone());
     tracing::info!(cameras = config.cameras.len(), "boomgate ready");
 
     wait_for_stop(&rt, signals, &shutdown, &lanes);
@@ -149,9 +163,13 @@ fn run_with_relays(
     let _ = refresher.join();
     let _ = watchdog.join();
     let _ = state_log.join();
+    let _ = sampler.join();
     writer.shutdown();
     // MQTT says `offline` and disconnects cleanly; bounded so a dead broker cannot hold the stop.
     let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), publisher.stopped()).await });
+    if let Some(http) = http {
+        let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(3), http.stopped()).await });
+    }
     Ok(())
 }
 
@@ -189,6 +207,43 @@ fn wait_for_stop(rt: &tokio::runtime::Runtime, signals: StopSignals, shutdown: &
             }
         }
     });
+}
+
+/// Copies the store writer's counters into the metrics every second, and every 30 s the disk
+/// use, free space and outbox depth (read on a connection of its own, off the gate path).
+fn spawn_store_sampler(metrics: Arc<Metrics>, sender: crate::store::StoreSender, data_dir: std::path::PathBuf, shutdown: Shutdown) -> std::thread::JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    std::thread::Builder::new()
+        .name("store-sampler".into())
+        .spawn(move || {
+            let store = Store::open(&data_dir).map_err(|e| tracing::warn!(error = %e, "disk and outbox figures unavailable")).ok();
+            let mut tick: u64 = 0;
+            loop {
+                let stats = sender.stats();
+                metrics.events_stored.store(stats.stored, Ordering::Relaxed);
+                metrics.store_errors.store(stats.errors, Ordering::Relaxed);
+                metrics.store_queue_depth.store(stats.queue_depth as i64, Ordering::Relaxed);
+                if tick % 30 == 0 {
+                    if let Some(store) = &store {
+                        if let Ok(used) = store.disk_usage_bytes() {
+                            metrics.disk_used_bytes.store(used, Ordering::Relaxed);
+                        }
+                        if let Ok((depth, age)) = store.outbox_stats() {
+                            metrics.outbox_depth.store(depth, Ordering::Relaxed);
+                            metrics.outbox_oldest_age_s.store(age as u64, Ordering::Relaxed);
+                        }
+                    }
+                    if let Some(free) = crate::store::free_bytes(&data_dir) {
+                        metrics.disk_free_bytes.store(free, Ordering::Relaxed);
+                    }
+                }
+                tick += 1;
+                if shutdown.sleep(Duration::from_secs(1)) {
+                    break;
+                }
+            }
+        })
+        .expect("spawn store sampler")
 }
 
 /// Logs every camera state change (streaming, reconnecting with its backoff, failed, ended) so an

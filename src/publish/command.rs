@@ -165,7 +165,7 @@ pub(crate) fn parse_allowlist_set(payload: &[u8], relays: &RelayController) -> (
     (corr, validate_allowlist(cmd, relays))
 }
 
-fn validate_allowlist(cmd: AllowlistSet, relays: &RelayController) -> Result<Command, String> {
+pub(crate) fn validate_allowlist(cmd: AllowlistSet, relays: &RelayController) -> Result<Command, String> {
     if cmd.upsert.is_empty() && cmd.delete.is_empty() {
         return Err("nothing to do: upsert and delete are both empty".into());
     }

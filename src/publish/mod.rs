@@ -3,7 +3,7 @@
 //! SQLite connection, so a dead webhook never holds back MQTT and the reverse. Delivery is at
 //! least once and in order per channel; consumers de-duplicate on `event_id` (docs/mqtt.md).
 
-mod command;
+pub(crate) mod command;
 mod error;
 mod http;
 mod mqtt;

@@ -127,6 +127,24 @@ impl StoreSender {
         }
     }
 
+    /// The writer's counters (any clone of the sender sees the same).
+    pub fn stats(&self) -> WriterStats {
+        let s = &self.shared;
+        let c = &s.counters;
+        WriterStats {
+            submitted: c.submitted.load(Ordering::Relaxed),
+            stored: c.stored.load(Ordering::Relaxed),
+            shed: c.shed.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            image_errors: c.image_errors.load(Ordering::Relaxed),
+            queue_depth: self.tx.len(),
+            relay_log_stored: c.relay_log_stored.load(Ordering::Relaxed),
+            retention_runs: c.retention_runs.load(Ordering::Relaxed),
+            last_error: s.last_error.lock().ok().and_then(|e| e.clone()),
+            last_retention: s.last_retention.lock().ok().and_then(|r| r.clone()),
+        }
+    }
+
     pub fn queue_depth(&self) -> usize {
         self.tx.len()
     }
@@ -176,20 +194,7 @@ impl StoreWriter {
     }
 
     pub fn stats(&self) -> WriterStats {
-        let s = &self.sender.shared;
-        let c = &s.counters;
-        WriterStats {
-            submitted: c.submitted.load(Ordering::Relaxed),
-            stored: c.stored.load(Ordering::Relaxed),
-            shed: c.shed.load(Ordering::Relaxed),
-            errors: c.errors.load(Ordering::Relaxed),
-            image_errors: c.image_errors.load(Ordering::Relaxed),
-            queue_depth: self.sender.tx.len(),
-            relay_log_stored: c.relay_log_stored.load(Ordering::Relaxed),
-            retention_runs: c.retention_runs.load(Ordering::Relaxed),
-            last_error: s.last_error.lock().ok().and_then(|e| e.clone()),
-            last_retention: s.last_retention.lock().ok().and_then(|r| r.clone()),
-        }
+        self.sender.stats()
     }
 
     /// Stores everything already queued, then stops the thread.

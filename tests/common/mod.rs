@@ -148,8 +148,11 @@ data_dir = "{data}"
 
 [logging]
 level = "info"
+{http}
 {extra}
 "#,
+        // Port 0: parallel daemons never collide; tests read the bound port from the log.
+        http = if extra.contains("[http]") { "" } else { "[http]\nlisten = \"127.0.0.1:0\"\n" },
         transitions = dir.join("transitions.jsonl").display(),
         data = dir.join("data").display(),
     );
@@ -228,6 +231,15 @@ impl Daemon {
     pub fn terminate(&mut self) -> Option<i32> {
         unsafe_kill(self.child.id(), "TERM");
         self.wait_exit(std::time::Duration::from_secs(20))
+    }
+
+    /// The status page address, from the "HTTP status page listening" log line.
+    pub fn http_addr(&self, timeout: std::time::Duration) -> std::net::SocketAddr {
+        assert!(self.wait_log(timeout, |l| l.contains("HTTP status page listening")), "HTTP server did not start: {}", self.log());
+        let log = self.log();
+        let line = log.lines().find(|l| l.contains("HTTP status page listening")).unwrap();
+        let addr = line.split("addr=").nth(1).and_then(|s| s.split_whitespace().next()).expect("addr= in the log line");
+        addr.parse().unwrap_or_else(|e| panic!("bad address '{addr}' in '{line}': {e}"))
     }
 
     pub fn kill9(&mut self) {

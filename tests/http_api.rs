@@ -395,9 +395,13 @@ fn fifty_websocket_clients_get_every_event_in_order_beside_a_stalled_one() {
         for (other, _) in &seen[1..] {
             assert_eq!(other, ids, "every client sees the same events in the same order");
         }
-        // Each of them is a stored event.
+        // Each of them is stored a moment after the decision.
         for id in ids {
-            assert_eq!(get(addr, &format!("/api/events/{id}")).status, 200);
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while get(addr, &format!("/api/events/{id}")).status != 200 {
+                assert!(std::time::Instant::now() < deadline, "event {id} announced live but never stored");
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
     });
     drop(d);
@@ -432,6 +436,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 }
 
 #[test]
+#[ignore = "slow tier (headless Chromium): run by scripts/test.sh or with --include-ignored"]
 fn status_page_in_chromium_shows_a_live_event_without_reload() {
     let chromium = Path::new("/usr/bin/chromium");
     assert!(chromium.exists(), "Debian chromium is needed (scripts/bootstrap.sh --test installs it)");
@@ -501,4 +506,42 @@ fn status_page_in_chromium_shows_a_live_event_without_reload() {
     let _ = driver.kill();
     let _ = driver.wait();
     drop(d);
+}
+
+#[test]
+fn reads_can_be_protected_and_writes_are_off_without_a_token_file() {
+    // Protected reads: the page shell is open, everything with data needs the token.
+    let dir = tempfile::tempdir().unwrap();
+    let token = write(dir.path(), "api.token", TOKEN);
+    let http = format!("[http]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"{}\"\nprotect_reads = true\n", token.display());
+    let cfg = gate_config(dir.path(), "test://", false, None, &http);
+    let d = Daemon::start(&cfg);
+    let addr = d.http_addr(Duration::from_secs(60));
+    for path in ["/api/status", "/api/events", "/metrics", "/api/allowlist", "/api/cameras/lane/frame.jpg"] {
+        assert_eq!(get(addr, path).status, 401, "{path} without a token");
+        assert_ne!(request(addr, "GET", path, Some(TOKEN), None).status, 401, "{path} with the token");
+    }
+    assert_eq!(get(addr, &format!("/api/status?access_token={TOKEN}")).status, 200, "token in the query for reads");
+    assert_eq!(get(addr, "/").status, 200, "the page shell is open");
+    assert!(!get(addr, "/").text().contains("event-rows\"><tr"), "no events rendered without the token");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/events")).await;
+        assert!(refused.is_err(), "live feed without a token");
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/events?access_token={TOKEN}")).await.expect("with the token");
+        let hello = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
+        assert!(hello.to_text().unwrap().contains("\"hello\""), "{hello:?}");
+    });
+    drop(d);
+
+    // No token file: the API is read-only and says why.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = gate_config(dir.path(), "test://", false, None, "");
+    let d = Daemon::start(&cfg);
+    let addr = d.http_addr(Duration::from_secs(60));
+    assert_eq!(get(addr, "/api/status").status, 200);
+    let r = request(addr, "POST", "/api/relay/gate/open", Some(TOKEN), None);
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("token_file"), "{}", r.text());
+    assert!(transitions(&dir.path().join("transitions.jsonl")).iter().all(|t| !t.0), "the relay never moved");
 }

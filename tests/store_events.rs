@@ -454,3 +454,56 @@ fn orphan_media_sweep_keeps_files_of_stored_events() {
     assert!(!day.join("never-committed-crop.jpg").exists());
     assert!(!other_day.exists(), "emptied day folder removed");
 }
+
+#[test]
+fn day_statistics_match_the_events_for_any_range_and_follow_retention() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    // 120 events over five days, at uneven hours, relative to now so retention applies.
+    let now = jiff::Timestamp::now();
+    let mut all = Vec::new();
+    for i in 0..120i64 {
+        let at = now - jiff::SignedDuration::from_mins(i * 61 + 7);
+        let action = [Action::Open, Action::Deny, Action::Ignore][(i % 3) as usize];
+        let e = event(&format!("d-{i:03}"), "ABC123", at, action, "cam1");
+        store.insert_event(&e, &[], None, None).expect("insert");
+        all.push(e);
+    }
+    let brute = |from: jiff::Timestamp, to: jiff::Timestamp, all: &[Event]| {
+        let mut m: std::collections::BTreeMap<String, (u64, u64, u64)> = Default::default();
+        for e in all.iter().filter(|e| e.captured_at >= from && e.captured_at < to) {
+            let day = e.captured_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+            let c = m.entry(day).or_default();
+            match e.decision.action {
+                Action::Open => c.0 += 1,
+                Action::Deny => c.1 += 1,
+                Action::Ignore => c.2 += 1,
+            }
+        }
+        m.into_iter().collect::<Vec<_>>()
+    };
+    let got = |store: &Store, from, to| {
+        store.day_stats(from, to).expect("days").into_iter().map(|d| (d.day.to_string(), (d.open, d.deny, d.ignore))).collect::<Vec<_>>()
+    };
+    let h = jiff::SignedDuration::from_hours;
+    let ranges = [
+        (now - h(200), now + h(1)),
+        (now - h(50), now - h(3)),
+        (now - h(30), now - h(29)),
+        (now - h(24 * 3).checked_add(jiff::SignedDuration::from_mins(13)).unwrap(), now),
+    ];
+    for (from, to) in ranges {
+        assert_eq!(got(&store, from, to), brute(from, to, &all), "range {from} .. {to}");
+    }
+    // Midnight-aligned bounds use whole days only.
+    let midnight = now.to_zoned(jiff::tz::TimeZone::UTC).date().to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp();
+    assert_eq!(got(&store, midnight - h(72), midnight), brute(midnight - h(72), midnight, &all));
+    // Retention deletes rows; the day counts follow.
+    let settings = StorageSettings { retention_days: 2, max_disk_mb: 0, min_free_mb: 0, ..StorageSettings::default() };
+    store.run_retention(&settings).expect("retention");
+    let kept: Vec<Event> = all.iter().filter(|e| e.captured_at >= now - h(48) - jiff::SignedDuration::from_secs(60)).cloned().collect();
+    let left = store.event_count().expect("count") as usize;
+    assert!(left < all.len() && left >= kept.len() - 1, "retention removed old events: {left}");
+    let remaining: Vec<Event> = all.iter().filter(|e| store.event_by_id(&e.event_id).unwrap().is_some()).cloned().collect();
+    assert_eq!(got(&store, now - h(200), now + h(1)), brute(now - h(200), now + h(1), &remaining));
+}

@@ -655,6 +655,12 @@ impl Config {
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(("storage.data_dir".into(), "must not be empty".into()));
         }
+        if self.http.protect_reads && self.http.token_file.is_none() {
+            return Err(("http.protect_reads".into(), "needs http.token_file: without a token no read could be authorised".into()));
+        }
+        if !(1..=65_536).contains(&self.http.live_buffer) {
+            return Err(("http.live_buffer".into(), format!("{} is not between 1 and 65536", self.http.live_buffer)));
+        }
         if self.http.enabled && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(("http.listen".into(), format!("'{}' is not an address:port such as 127.0.0.1:8080", self.http.listen)));
         }

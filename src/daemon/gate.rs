@@ -28,6 +28,9 @@ pub struct GateContext {
     pub cooldown: Mutex<PlateCooldown>,
     pub events: StoreSender,
     pub metrics: Arc<Metrics>,
+    /// Decided events for the live view, sent before storing so viewers see them at once;
+    /// `send` never waits, and costs a clone only while someone listens.
+    pub decisions: tokio::sync::broadcast::Sender<Arc<Event>>,
 }
 
 /// A running analysis thread.
@@ -181,6 +184,9 @@ pub fn handle_read(ctx: &GateContext, camera: &CameraSettings, read: PlateRead) 
         },
         reads: read.reads,
     };
+    if ctx.decisions.receiver_count() > 0 {
+        let _ = ctx.decisions.send(Arc::new(event.clone()));
+    }
     let crop = Some((read.frame.clone(), read.bbox));
     if ctx.events.try_submit(event, crop, Some(read.frame)).is_err() {
         tracing::warn!(camera = %camera.id, plate = %read.text, "store queue full: event shed");

@@ -114,6 +114,7 @@ fn run_with_relays(
     .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
 
     // The status page and API; a busy port or unreadable token file stops the start.
+    let (decisions, _) = tokio::sync::broadcast::channel(64);
     let http = if config.http.enabled {
         let versions = crate::http::Versions {
             daemon: crate::VERSION.to_string(),
@@ -121,7 +122,15 @@ fn run_with_relays(
             ocr: model_names.1.clone(),
             litert: runtime.version(),
         };
-        let server = crate::http::HttpServer::spawn(config, metrics.clone(), relays.clone(), writer.subscribe(), versions, shutdown.clone(), rt.handle())
+        let server = crate::http::HttpServer::spawn(
+            config,
+            metrics.clone(),
+            relays.clone(),
+            crate::http::EventFeeds { decided: decisions.subscribe(), stored: writer.subscribe() },
+            versions,
+            shutdown.clone(),
+            rt.handle(),
+        )
             .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
         Some(server)
     } else {
@@ -136,6 +145,7 @@ fn run_with_relays(
         cooldown: std::sync::Mutex::new(crate::access::PlateCooldown::new(Duration::from_secs(config.access.plate_cooldown_s as u64))),
         events: writer.sender(),
         metrics: metrics.clone(),
+        decisions,
     });
     let mut lanes = Vec::new();
     for (camera, recognizer) in config.cameras.iter().zip(recognizers) {

@@ -1,11 +1,10 @@
-//! The live feed behind `/ws/events`. One hub task turns stored events, relay changes, camera
+//! The live feed behind `/ws/events`. One hub task turns decided and stored events, relay changes, camera
 //! state changes and a periodic metrics snapshot into JSON text once; each WebSocket client
 //! reads the shared broadcast. A client that falls more than `http.live_buffer` messages behind
 //! is skipped ahead (it gets a `lagged` message with the count) and one that cannot take a
 //! message for [`SEND_TIMEOUT`] is dropped, so a slow client never slows the others or the gate.
 
 use super::App;
-use crate::store::Event;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -27,7 +26,9 @@ fn publish(app: &App, v: serde_json::Value) {
 }
 
 /// Produces the live messages until shutdown.
-pub(crate) async fn hub(app: Arc<App>, mut events: broadcast::Receiver<Arc<Event>>, shutdown: crate::shutdown::Shutdown) {
+pub(crate) async fn hub(app: Arc<App>, feeds: super::EventFeeds, shutdown: crate::shutdown::Shutdown) {
+    let super::EventFeeds { decided: mut events, mut stored } = feeds;
+    let mut stored_open = true;
     let mut relays = app.relays.subscribe();
     let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
     let mut camera_tick = tokio::time::interval(CAMERA_CHECK_EVERY);
@@ -38,8 +39,13 @@ pub(crate) async fn hub(app: Arc<App>, mut events: broadcast::Receiver<Arc<Event
             _ = shutdown.wait() => break,
             ev = events.recv(), if events_open => match ev {
                 Ok(ev) => publish(&app, json!({ "type": "detection", "event": ev.as_ref() })),
-                Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(skipped = n, "live feed fell behind the store"),
+                Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(skipped = n, "live feed fell behind the gate"),
                 Err(broadcast::error::RecvError::Closed) => events_open = false,
+            },
+            ev = stored.recv(), if stored_open => match ev {
+                Ok(ev) => publish(&app, json!({ "type": "event_stored", "event": ev.as_ref() })),
+                Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(skipped = n, "live feed fell behind the store"),
+                Err(broadcast::error::RecvError::Closed) => stored_open = false,
             },
             change = relays.recv() => match change {
                 Ok(c) => publish(&app, json!({

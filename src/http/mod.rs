@@ -80,6 +80,14 @@ impl App {
     }
 }
 
+/// Where the live view's events come from.
+pub struct EventFeeds {
+    /// Events at the access decision, before they are stored (sent as `detection`).
+    pub decided: broadcast::Receiver<Arc<Event>>,
+    /// Events once committed with their images (sent as `event_stored`).
+    pub stored: broadcast::Receiver<Arc<Event>>,
+}
+
 /// A running HTTP server; stops when the shutdown it was given triggers.
 pub struct HttpServer {
     addr: SocketAddr,
@@ -88,12 +96,12 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds `http.listen` now (so a busy port fails the start with its address) and serves on
-    /// `rt`. `events` is the feed of stored events for the live view.
+    /// `rt`. `events` feeds the live view.
     pub fn spawn(
         config: &Config,
         metrics: Arc<Metrics>,
         relays: Arc<RelayController>,
-        events: broadcast::Receiver<Arc<Event>>,
+        events: EventFeeds,
         versions: Versions,
         shutdown: Shutdown,
         rt: &tokio::runtime::Handle,

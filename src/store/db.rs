@@ -69,6 +69,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX relay_log_at ON relay_log(at);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO meta(key, value) VALUES ('access_version', 0);",
+    // 2: decisions per UTC day, kept by triggers so per-day statistics read days, not events
+    "CREATE TABLE day_counts (
+        day INTEGER NOT NULL,                  -- captured_at / 86400000
+        decision TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (day, decision)
+    ) WITHOUT ROWID;
+    INSERT INTO day_counts(day, decision, n)
+        SELECT captured_at / 86400000, decision, COUNT(*) FROM events GROUP BY 1, 2;
+    CREATE TRIGGER events_day_count_insert AFTER INSERT ON events BEGIN
+        INSERT INTO day_counts(day, decision, n) VALUES (NEW.captured_at / 86400000, NEW.decision, 1)
+            ON CONFLICT(day, decision) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER events_day_count_delete AFTER DELETE ON events BEGIN
+        UPDATE day_counts SET n = n - 1 WHERE day = OLD.captured_at / 86400000 AND decision = OLD.decision;
+    END;",
 ];
 
 /// Schema version this build writes.

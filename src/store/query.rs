@@ -133,9 +133,54 @@ impl Store {
     }
 
     /// Counts of decisions per UTC day for events captured in `[from, to)`, oldest day first.
-    /// Days without events are left out. One pass per decision over the (decision, time) index,
-    /// which holds everything needed, so no event row is read.
+    /// Days without events are left out. Whole days come from `day_counts` (kept by triggers);
+    /// only the partial first and last day are counted from the (decision, time) index.
     pub fn day_stats(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<Vec<DayStats>, StoreError> {
+        const DAY: i64 = 86_400_000;
+        let (from, to) = (ms(from), ms(to));
+        let mut days: std::collections::BTreeMap<i64, DayStats> = std::collections::BTreeMap::new();
+        let mut add = |day: i64, decision: &str, n: i64| {
+            let d = days.entry(day).or_insert_with(|| DayStats {
+                day: from_ms(day * DAY).to_zoned(jiff::tz::TimeZone::UTC).date(),
+                open: 0,
+                deny: 0,
+                ignore: 0,
+            });
+            let n = n.max(0) as u64;
+            match decision {
+                "open" => d.open += n,
+                "deny" => d.deny += n,
+                _ => d.ignore += n,
+            }
+        };
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        // Whole days inside the range, and the partial pieces at either end.
+        let first_whole = from.div_euclid(DAY) + i64::from(from.rem_euclid(DAY) != 0);
+        let end_whole = to.div_euclid(DAY);
+        let mut partial = Vec::new();
+        if first_whole < end_whole {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT day, decision, n FROM day_counts WHERE day >= ?1 AND day < ?2 AND n > 0")
+                .map_err(self.db_err())?;
+            let rows = stmt
+                .query_map(rusqlite::params![first_whole, end_whole], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+                .map_err(self.db_err())?;
+            for row in rows {
+                let (day, decision, n) = row.map_err(self.db_err())?;
+                add(day, &decision, n);
+            }
+            if from < first_whole * DAY {
+                partial.push((from, first_whole * DAY));
+            }
+            if end_whole * DAY < to {
+                partial.push((end_whole * DAY, to));
+            }
+        } else {
+            partial.push((from, to));
+        }
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -143,30 +188,18 @@ impl Store {
                  WHERE decision = ?1 AND captured_at >= ?2 AND captured_at < ?3 GROUP BY day",
             )
             .map_err(self.db_err())?;
-        let mut days: std::collections::BTreeMap<i64, DayStats> = std::collections::BTreeMap::new();
-        for action in [Action::Open, Action::Deny, Action::Ignore] {
-            let rows = stmt
-                .query_map(rusqlite::params![action_str(action), ms(from), ms(to)], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-                })
-                .map_err(self.db_err())?;
-            for row in rows {
-                let (day, n) = row.map_err(self.db_err())?;
-                let d = days.entry(day).or_insert_with(|| DayStats {
-                    day: from_ms(day * 86_400_000).to_zoned(jiff::tz::TimeZone::UTC).date(),
-                    open: 0,
-                    deny: 0,
-                    ignore: 0,
-                });
-                let n = n.max(0) as u64;
-                match action {
-                    Action::Open => d.open += n,
-                    Action::Deny => d.deny += n,
-                    Action::Ignore => d.ignore += n,
+        for (a, b) in partial {
+            for action in [Action::Open, Action::Deny, Action::Ignore] {
+                let rows = stmt
+                    .query_map(rusqlite::params![action_str(action), a, b], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(self.db_err())?;
+                for row in rows {
+                    let (day, n) = row.map_err(self.db_err())?;
+                    add(day, action_str(action), n);
                 }
             }
         }
-        Ok(days.into_values().collect())
+        Ok(days.into_values().filter(|d| d.open + d.deny + d.ignore > 0).collect())
     }
 
     /// Every event as CSV (header line first), oldest first.

@@ -83,8 +83,26 @@
     }
   }
 
+  // `detection` arrives at the decision, `event_stored` once the event and its images are on
+  // disk: the second fills in the crop (or adds the row if the first was missed).
+  function onStored(ev) {
+    const row = document.querySelector('#event-rows tr[data-event="' + CSS.escape(ev.event_id) + '"]');
+    if (!row) {
+      addEvent(ev);
+      return;
+    }
+    const cell = row.firstChild;
+    if (ev.crop_url && !protectReads && !cell.querySelector("img")) {
+      const img = el("img", "crop");
+      img.alt = "";
+      img.src = ev.crop_url;
+      cell.appendChild(img);
+    }
+  }
+
   function onMessage(m) {
     if (m.type === "detection") addEvent(m.event);
+    else if (m.type === "event_stored") onStored(m.event);
     else if (m.type === "relay") setState('article.relay[data-relay="' + CSS.escape(m.relay) + '"]', m.state);
     else if (m.type === "camera_state") {
       setState('article.camera[data-camera="' + CSS.escape(m.camera) + '"]', m.state);

@@ -24,7 +24,10 @@ pub(crate) fn frame_from_sample(
     let video = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
         .map_err(|e| format!("cannot map decoded frame: {e}"))?;
     let (width, height) = (info.width(), info.height());
-    let mut data = Vec::with_capacity(i420_len(width, height));
+    // Straight into the shared buffer: a Vec turned into `Arc<[u8]>` would be copied once more.
+    let mut data: Arc<[u8]> = std::iter::repeat_n(0u8, i420_len(width, height)).collect();
+    let out = Arc::get_mut(&mut data).expect("a new buffer has one owner");
+    let mut at = 0;
     for plane in 0..3u32 {
         let (plane_w, plane_h) = if plane == 0 {
             (width as usize, height as usize)
@@ -37,14 +40,15 @@ pub(crate) fn frame_from_sample(
             let line = pixels
                 .get(row * stride..row * stride + plane_w)
                 .ok_or_else(|| format!("plane {plane} shorter than {plane_h} rows of {plane_w} bytes"))?;
-            data.extend_from_slice(line);
+            out[at..at + plane_w].copy_from_slice(line);
+            at += plane_w;
         }
     }
     let range = match info.colorimetry().range() {
         gst_video::VideoColorRange::Range0_255 => ColorRange::Full,
         _ => ColorRange::Limited,
     };
-    let mut frame = Frame::from_i420(camera.clone(), seq, width, height, range, data.into());
+    let mut frame = Frame::from_i420(camera.clone(), seq, width, height, range, data);
     frame.pts_ms = buffer.pts().map(|t| t.mseconds());
     frame.captured_at = captured_at;
     frame.captured_mono = captured_mono;

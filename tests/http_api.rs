@@ -208,6 +208,8 @@ fn status_events_media_metrics_auth_and_hostile_input() {
     assert_eq!(bad.status, 400);
     assert!(bad.json()["error"].as_str().unwrap().contains("'from'"), "{}", bad.text());
     assert_eq!(get(addr, "/api/events?limit=100000").status, 400);
+    let gone = get(addr, "/api/events?before=no-such-event");
+    assert!(gone.status == 400 && gone.text().contains("'before'"), "{}", gone.text());
 
     // One event by id, and its crop.
     let id = open["event_id"].as_str().unwrap();
@@ -331,7 +333,12 @@ fn status_events_media_metrics_auth_and_hostile_input() {
     let text = exchange_lenient(addr, head.as_bytes(), Some(Duration::from_secs(10)));
     assert!(text.starts_with("HTTP/1.1 413"), "body limit: {text}");
 
-    // Five failed tokens lock the client out, even for the right token, with Retry-After.
+    // Requests without a token are refused but are not guesses: no lockout from them.
+    for _ in 0..8 {
+        assert_eq!(request(addr, "POST", "/api/relay/gate/open", None, None).status, 401);
+    }
+    assert_ne!(request(addr, "DELETE", "/api/allowlist/NOPE1", Some(TOKEN), None).status, 429, "not locked out by missing tokens");
+    // Five wrong tokens lock the client out, even for the right token, with Retry-After.
     for _ in 0..5 {
         assert_eq!(request(addr, "POST", "/api/relay/gate/open", Some("guess-guess-guess"), None).status, 401);
     }
@@ -523,7 +530,9 @@ fn reads_can_be_protected_and_writes_are_off_without_a_token_file() {
     }
     assert_eq!(get(addr, &format!("/api/status?access_token={TOKEN}")).status, 200, "token in the query for reads");
     assert_eq!(get(addr, "/").status, 200, "the page shell is open");
-    assert!(!get(addr, "/").text().contains("event-rows\"><tr"), "no events rendered without the token");
+    let page = get(addr, "/").text();
+    assert!(!page.contains("event-rows\"><tr"), "no events rendered without the token");
+    assert!(!page.contains(" src=\"/api/") && page.contains("data-src=\"/api/cameras/lane/frame.jpg\""), "the page makes no token-less data request");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/events")).await;

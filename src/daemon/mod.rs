@@ -131,7 +131,7 @@ fn run_with_relays(
             shutdown.clone(),
             rt.handle(),
         )
-            .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
+        .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
         Some(server)
     } else {
         None

@@ -164,10 +164,8 @@ fn authorize(app: &App, headers: &HeaderMap, query_token: Option<&str>, peer: st
             tracing::warn!(client = %peer, write, "HTTP request with a wrong token");
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong bearer token"))
         }
-        None => {
-            limiter.fail(peer, now);
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, "this request needs 'Authorization: Bearer <token>' (http.token_file)"))
-        }
+        // No token at all is a forgotten header, not a guess: refused but not counted.
+        None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "this request needs 'Authorization: Bearer <token>' (http.token_file)")),
     }
 }
 
@@ -321,7 +319,18 @@ fn event_query(q: &HashMap<String, String>) -> Result<(EventFilter, Page), ApiEr
 async fn events(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, String>>) -> Result<Json<serde_json::Value>, ApiError> {
     let (filter, page) = event_query(&q)?;
     let limit = page.limit as usize;
-    let events = app.db(move |s| s.events_query(&filter, &page)).await?;
+    let events = app
+        .db(move |s| {
+            // An unknown cursor is the caller's mistake, not a server error.
+            if let Some(before) = &page.before {
+                if s.event_by_id(before)?.is_none() {
+                    return Ok(None);
+                }
+            }
+            s.events_query(&filter, &page).map(Some)
+        })
+        .await?
+        .ok_or_else(|| ApiError::bad_request("query parameter 'before': no such event (use next_before of the previous page)"))?;
     let next = (events.len() == limit).then(|| events.last().map(|e| e.event_id.clone())).flatten();
     Ok(Json(json!({ "events": events, "next_before": next })))
 }

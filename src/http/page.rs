@@ -68,11 +68,13 @@ fn render(app: &App, status: &serde_json::Value, recent: &[crate::store::Event])
         let id = c["id"].as_str().unwrap_or("");
         let _ = write!(
             h,
-            r#"<article class="camera" data-camera="{id}"><img class="frame" alt="last frame of {id}" src="{url}">
+            r#"<article class="camera" data-camera="{id}"><img class="frame" alt="last frame of {id}" {src}="{url}">
 <div><b>{id}</b> <span class="state {state}">{state}</span></div>
 <div class="small">decoder <span class="decoder">{decoder}</span> · <span class="fps">{fps}</span> fps</div></article>"#,
             id = escape(id),
             url = escape(c["frame_url"].as_str().unwrap_or("")),
+            // Protected reads: no request the browser would send without the token.
+            src = if app.config.http.protect_reads { "data-src" } else { "src" },
             state = escape(c["state"].as_str().unwrap_or("")),
             decoder = escape(c["decoder"].as_str().unwrap_or("–")),
             fps = c["fps"],

@@ -138,7 +138,7 @@
   function refreshFrames() {
     if (protectReads || document.hidden) return;
     for (const img of document.querySelectorAll("img.frame")) {
-      const base = img.getAttribute("src").split("?")[0];
+      const base = (img.getAttribute("src") || img.dataset.src || "").split("?")[0];
       img.src = base + "?t=" + Date.now();
     }
   }

@@ -48,6 +48,7 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
     let formats = PlateFormats::from_settings(&config.formats).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
     let mut tracker = Tracker::new("bench", &config.tracker, formats);
     let mut filter = crate::pipeline::ReadFilter::new();
+    let mut decided = crate::pipeline::DecidedPlates::default();
     let entries = match allow_csv {
         Some(p) => crate::access::read_csv_file(p).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?,
         None => Vec::new(),
@@ -74,10 +75,12 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
     for frame in decode_file(video, decoder)? {
         let frame = frame?;
         let t0 = Instant::now();
-        let rec = recognizer.recognize(&frame, None)?;
+        decided.update(&tracker);
+        let rec = recognizer.recognize_skipping(&frame, None, &|b| decided.skips(b))?;
         detect.push(rec.detect_ms as f64);
-        if !rec.plates.is_empty() {
-            ocr_per_plate.push(rec.ocr_ms as f64 / rec.plates.len() as f64);
+        let read = rec.plates.iter().filter(|p| !p.text.text.is_empty()).count();
+        if read > 0 {
+            ocr_per_plate.push(rec.ocr_ms as f64 / read as f64);
         }
         for read in tracker.push(&frame, &rec) {
             if !filter.accept(&read, read.frame.pts_ms.unwrap_or(0)) {

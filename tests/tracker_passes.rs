@@ -427,3 +427,52 @@ fn stream_restart_closes_open_tracks() {
     let reads = t.push(&clip.frame(0), &recognition(vec![]));
     assert_eq!(reads.len(), 1);
 }
+
+/// Like `run`, but as the gate does it: boxes of decided passes are not read (empty text) except
+/// on every `DecidedPlates::RECHECK_EVERY`th frame. Returns the reads and how many boxes were read.
+fn run_skipping(
+    tracker: &mut Tracker,
+    clip: &mut Clip,
+    seqs: std::ops::Range<u64>,
+    mut plates: impl FnMut(u64) -> Vec<(&'static str, BBox)>,
+) -> (Vec<(u64, PlateRead)>, usize) {
+    let mut decided = boomgate::pipeline::DecidedPlates::default();
+    let (mut out, mut read) = (Vec::new(), 0);
+    for seq in seqs {
+        decided.update(tracker);
+        let findings = plates(seq)
+            .into_iter()
+            .map(|(t, b)| {
+                if decided.skips(&b) {
+                    PlateFinding { plate_box: PlateBox { bbox: b, score: 0.9 }, text: PlateText { text: String::new(), confidence: 0.0, char_confidences: vec![], candidates: vec![] } }
+                } else {
+                    read += 1;
+                    clip.finding(t, b)
+                }
+            })
+            .collect();
+        let frame = clip.frame(seq);
+        out.extend(tracker.push(&frame, &recognition(findings)).into_iter().map(|r| (seq, r)));
+    }
+    (out, read)
+}
+
+#[test]
+fn decided_plates_are_not_read_again_yet_the_next_car_in_the_same_spot_is() {
+    let mut t = tracker(&["us", "eu", "br"]);
+    let mut clip = Clip::new(11);
+    let spot = BBox::new(600.0, 500.0, 780.0, 550.0);
+    // Car A waits 8 s, car B stops at the same spot right after it (no gap), then leaves.
+    let (mut reads, read) = run_skipping(&mut t, &mut clip, 0..400, |s| match s {
+        0..=199 => vec![("ABC1234", spot)],
+        200..=349 => vec![("KLM4321", spot)],
+        _ => vec![],
+    });
+    reads.extend(t.flush().into_iter().map(|r| (0, r)));
+    let texts: Vec<&str> = reads.iter().map(|(_, r)| r.text.as_str()).collect();
+    assert_eq!(texts, vec!["ABC1234", "KLM4321"], "one read per car");
+    let b = reads.iter().find(|(_, r)| r.text == "KLM4321").unwrap().0;
+    println!("car B emitted at frame {b}; {read} of 350 boxes read");
+    assert!(b < 200 + 40, "car B read within 1.6 s of arriving (frame {b})");
+    assert!(read < 350 / 2, "waiting cars are mostly not read again: {read} of 350 boxes read");
+}

@@ -53,6 +53,7 @@ impl GateLane {
                 let mut tracker = Tracker::new(&camera.id, &ctx.config.tracker, formats);
                 let mut filter = ReadFilter::new();
                 let started = Instant::now();
+                let mut decided = crate::pipeline::DecidedPlates::default();
                 let mut accept = |read: &PlateRead| {
                     let at = read.trigger_captured_mono.saturating_duration_since(started).as_millis() as u64;
                     filter.accept(read, at)
@@ -63,7 +64,8 @@ impl GateLane {
                     }
                     match source.next_frame(Duration::from_millis(250)) {
                         FrameWait::Frame(frame) => {
-                            let rec = match recognizer.recognize(&frame, camera.roi) {
+                            decided.update(&tracker);
+                            let rec = match recognizer.recognize_skipping(&frame, camera.roi, &|b| decided.skips(b)) {
                                 Ok(r) => r,
                                 Err(e) => {
                                     tracing::error!(camera = %camera.id, error = %e, "inference failed on a frame");
@@ -71,9 +73,10 @@ impl GateLane {
                                 }
                             };
                             ctx.metrics.detect_ms.observe(rec.detect_ms as f64);
-                            if !rec.plates.is_empty() {
+                            let read = rec.plates.iter().filter(|p| !p.text.text.is_empty()).count();
+                            if read > 0 {
                                 ctx.metrics.ocr_ms.observe(rec.ocr_ms as f64);
-                                ctx.metrics.plate_reads.fetch_add(rec.plates.len() as u64, Ordering::Relaxed);
+                                ctx.metrics.plate_reads.fetch_add(read as u64, Ordering::Relaxed);
                             }
                             for read in tracker.push(&frame, &rec) {
                                 if accept(&read) {

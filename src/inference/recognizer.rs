@@ -4,7 +4,7 @@ use super::detector::Detector;
 use super::litert::Runtime;
 use super::reader::Reader;
 use super::sidecar::LoadedSidecar;
-use super::{InferenceError, PlateFinding, Recognition};
+use super::{InferenceError, PlateFinding, PlateText, Recognition};
 use crate::config::{resolve_model_path, Config};
 use crate::video::Frame;
 use std::path::PathBuf;
@@ -28,12 +28,28 @@ impl Recognizer {
     /// Detects and reads the plates of one frame, inside `roi` (`[x1, y1, x2, y2]`) when given.
     /// Plates come sorted by reading confidence, best first.
     pub fn recognize(&mut self, frame: &Frame, roi: Option<[u32; 4]>) -> Result<Recognition, InferenceError> {
+        self.recognize_skipping(frame, roi, &|_| false)
+    }
+
+    /// As [`Recognizer::recognize`], but boxes for which `skip` is true are not read: they come
+    /// back with an empty text (what an illegible plate gives), which keeps a matching track
+    /// alive without voting. The gate skips plates whose vehicle pass was already decided.
+    pub fn recognize_skipping(
+        &mut self,
+        frame: &Frame,
+        roi: Option<[u32; 4]>,
+        skip: &dyn Fn(&crate::geometry::BBox) -> bool,
+    ) -> Result<Recognition, InferenceError> {
         let started = Instant::now();
         let boxes = self.detector.detect(frame, roi)?;
         let detected = Instant::now();
         let mut plates = Vec::with_capacity(boxes.len());
         for plate_box in boxes {
-            let text = self.reader.read(frame, &plate_box.bbox)?;
+            let text = if skip(&plate_box.bbox) {
+                PlateText { text: String::new(), confidence: 0.0, char_confidences: Vec::new(), candidates: Vec::new() }
+            } else {
+                self.reader.read(frame, &plate_box.bbox)?
+            };
             plates.push(PlateFinding { plate_box, text });
         }
         let read = Instant::now();

@@ -1,5 +1,6 @@
 //! What happens between the tracker and the access decision: implausible reads are dropped and a
-//! second read of the same pass is suppressed.
+//! second read of the same pass is suppressed. Also which plates need no reading at all
+//! ([`DecidedPlates`]).
 //!
 //! Why here and not in the tracker: the tracker emits one read per *track*; a track can split when
 //! the detector misses a plate for a while or a box jumps as the car approaches, and a bright
@@ -63,6 +64,33 @@ impl ReadFilter {
         }
         self.recent.push_back((read.text.clone(), at_ms));
         true
+    }
+}
+
+/// A plate whose vehicle pass was already decided is read again only on every
+/// [`DecidedPlates::RECHECK_EVERY`]th frame (to notice a different car in the same spot); in
+/// between, its box is not read and only keeps the track alive. This saves the reader's time
+/// while a car waits at the barrier.
+#[derive(Debug, Default)]
+pub struct DecidedPlates {
+    frames: u64,
+    boxes: Vec<crate::geometry::BBox>,
+}
+
+impl DecidedPlates {
+    pub const RECHECK_EVERY: u64 = 5;
+    /// Overlap with a decided track's box for a detection to count as the same plate.
+    pub const MIN_IOU: f32 = 0.5;
+
+    /// Call once per frame, before recognition.
+    pub fn update(&mut self, tracker: &crate::tracker::Tracker) {
+        self.frames += 1;
+        self.boxes = if self.frames % Self::RECHECK_EVERY == 0 { Vec::new() } else { tracker.decided_boxes() };
+    }
+
+    /// Whether the reader can skip this box on the current frame.
+    pub fn skips(&self, b: &crate::geometry::BBox) -> bool {
+        self.boxes.iter().any(|d| d.iou(b) >= Self::MIN_IOU)
     }
 }
 

@@ -159,6 +159,11 @@ impl Tracker {
         frame.captured_mono.saturating_duration_since(origin).as_millis() as u64
     }
 
+    /// Boxes of vehicle passes whose read was already emitted (the car is still in view).
+    pub fn decided_boxes(&self) -> Vec<BBox> {
+        self.tracks.iter().filter(|t| t.emitted).map(|t| t.bbox).collect()
+    }
+
     /// Feeds one analysed frame (also frames without plates: they let tracks time out).
     /// Returns the reads that became ready: votes that settled now and tracks that closed.
     pub fn push(&mut self, frame: &Frame, recognition: &Recognition) -> Vec<PlateRead> {

@@ -105,3 +105,39 @@ async fn mqtts_with_a_foreign_ca_fails_clearly_and_the_right_ca_delivers() {
     shutdown.trigger();
     p.stopped().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_requiring_a_client_certificate_refuses_without_one_and_accepts_ours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    make_ca(d, "good");
+    openssl(d, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]);
+    std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+    openssl(d, &["x509", "-req", "-in", "server.csr", "-CA", "good-ca.pem", "-CAkey", "good-ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "san.ext", "-out", "server.pem"]);
+    // The gate's own certificate, issued by the CA the broker trusts for clients.
+    openssl(d, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=north-gate", "-keyout", "client.key", "-out", "client.csr"]);
+    std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    openssl(d, &["x509", "-req", "-in", "client.csr", "-CA", "good-ca.pem", "-CAkey", "good-ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "client.ext", "-out", "client.pem"]);
+    let tls_port = free_port();
+    let broker = Broker::start(&d.join("broker"), &format!(
+        "allow_anonymous true\nlistener {tls_port} 127.0.0.1\ncafile {0}/good-ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\nrequire_certificate true",
+        d.display()
+    ));
+    let data = d.join("data");
+    let mut config = mqtt_config(broker.port);
+    config.mqtt.url = format!("mqtts://127.0.0.1:{tls_port}");
+    config.mqtt.ca_file = Some(d.join("good-ca.pem"));
+    refused(&config, &data, "requires a client certificate: set mqtt.client_cert_file").await;
+
+    let mut sub = subscribe(broker.port, "sub-mtls", &["boomgate/test/event"]).await;
+    let expected = insert_events(&data, 0..3, &["mqtt"], |_| boomgate::access::Action::Deny);
+    config.mqtt.client_cert_file = Some(d.join("client.pem"));
+    config.mqtt.client_key_file = Some(d.join("client.key"));
+    let (p, shutdown, _) = start(&config, &data);
+    let got = collect_until(&mut sub.rx, 20, |m| first_seen_ids(m).0.len() >= 3).await;
+    assert_eq!(first_seen_ids(&got).0, expected.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>());
+    shutdown.trigger();
+    p.stopped().await;
+}

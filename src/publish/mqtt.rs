@@ -564,6 +564,13 @@ fn describe(e: &ConnectionError) -> String {
     match e {
         ConnectionError::ConnectionRefused(code) => format!("broker refused the connection: {code:?} (check username and password file)"),
         ConnectionError::Tls(t) => format!("TLS: {t} (check ca_file and the broker certificate)"),
+        // TLS 1.3 reports a refused client certificate only on the first read, as an I/O error.
+        other if other.to_string().contains("CertificateRequired") => {
+            format!("TLS: the broker requires a client certificate: set mqtt.client_cert_file and mqtt.client_key_file ({other})")
+        }
+        other if other.to_string().contains("alert: BadCertificate") || other.to_string().contains("alert: UnknownCA") => {
+            format!("TLS: the broker rejected the client certificate (check mqtt.client_cert_file and its CA) ({other})")
+        }
         other => other.to_string(),
     }
 }

@@ -54,7 +54,8 @@ pub(crate) fn client_config(
     let config = match client_cert {
         Some((cert, key)) => builder
             .with_client_auth_cert(read_certs(cert)?, read_key(key)?)
-            .map_err(|e| PublishError::TlsFile { path: key.to_path_buf(), reason: e.to_string() })?,
+            // The pair is refused as a whole (unusable certificate, or a key that does not match it).
+            .map_err(|e| PublishError::TlsFile { path: cert.to_path_buf(), reason: format!("with key {}: {e}", key.display()) })?,
         None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))

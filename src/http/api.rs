@@ -17,10 +17,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// A camera counts as stalled (and `/healthz` as unhealthy) after this long without a frame.
-pub const STALL_AFTER: Duration = Duration::from_secs(10);
+use std::time::Instant;
 
 /// An API failure: status and a message naming what was wrong; sent as `{"error": "..."}`.
 #[derive(Debug)]
@@ -452,16 +449,22 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
-/// 200 while every camera delivers frames; 503 naming the cameras that stalled or failed.
+/// 200 while every camera delivered a frame within its `frame_timeout_s` (a file camera that
+/// ended counts as healthy), the same rule as the systemd watchdog; else 503 naming the cameras.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let mut problems = Vec::new();
-    for c in app.metrics.cameras() {
+    for camera in &app.config.cameras {
+        let c = app.metrics.camera(&camera.id);
+        let state = c.state();
+        if matches!(state, crate::video::CameraState::Ended) {
+            continue;
+        }
         let last = c.last_frame_unix_ms.load(Ordering::Relaxed);
-        let since = if last > 0 { last } else { app.metrics.started_unix_ms };
-        let age = Duration::from_millis((now_ms - since).max(0) as u64);
-        if age > STALL_AFTER {
-            problems.push(format!("camera '{}' ({}): no frame for {} s", c.id, c.state().label(), age.as_secs()));
+        let age_s = (now_ms - if last > 0 { last } else { app.metrics.started_unix_ms }).max(0) / 1000;
+        if last == 0 || age_s > i64::from(camera.frame_timeout_s) {
+            let what = if last == 0 { "no frame yet".to_string() } else { format!("no frame for {age_s} s") };
+            problems.push(format!("camera '{}' ({}): {what}", c.id, state.label()));
         }
     }
     if problems.is_empty() {

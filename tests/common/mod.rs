@@ -177,10 +177,16 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path) -> Daemon {
+        Daemon::start_with_env(config, &[])
+    }
+
+    /// As `start`, with extra environment variables (e.g. systemd's `NOTIFY_SOCKET`).
+    pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
         use std::io::BufRead;
         let mut child = Command::new(bin())
             .args(["run", "--config"])
             .arg(config)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

@@ -48,7 +48,7 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
     let formats = PlateFormats::from_settings(&config.formats).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
     let mut tracker = Tracker::new("bench", &config.tracker, formats);
     let mut filter = crate::pipeline::ReadFilter::new();
-    let mut decided = crate::pipeline::DecidedPlates::default();
+    let mut settled = crate::pipeline::SettledPlates::default();
     let entries = match allow_csv {
         Some(p) => crate::access::read_csv_file(p).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?,
         None => Vec::new(),
@@ -66,6 +66,8 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
 
     let mut detect = Vec::new();
     let mut ocr_per_plate = Vec::new();
+    // Per frame: boxes found, boxes read, OCR ms, and the time after recognition (track + decide).
+    let (mut boxes_found, mut boxes_read, mut ocr_total_ms, mut after_ms) = (0usize, 0usize, 0f64, 0f64);
     let mut per_frame = Vec::new();
     let mut to_relay = Vec::new();
     let mut to_decision = Vec::new();
@@ -75,13 +77,17 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
     for frame in decode_file(video, decoder)? {
         let frame = frame?;
         let t0 = Instant::now();
-        decided.update(&tracker);
-        let rec = recognizer.recognize_skipping(&frame, None, &|b| decided.skips(b))?;
+        settled.update(&tracker);
+        let rec = recognizer.recognize_skipping(&frame, None, &|b| settled.skips(b))?;
         detect.push(rec.detect_ms as f64);
         let read = rec.plates.iter().filter(|p| !p.text.text.is_empty()).count();
         if read > 0 {
             ocr_per_plate.push(rec.ocr_ms as f64 / read as f64);
         }
+        boxes_found += rec.plates.len();
+        boxes_read += read;
+        ocr_total_ms += rec.ocr_ms as f64;
+        let t_after = Instant::now();
         for read in tracker.push(&frame, &rec) {
             if !filter.accept(&read, read.frame.pts_ms.unwrap_or(0)) {
                 continue;
@@ -103,6 +109,7 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
                 }
             }
         }
+        after_ms += t_after.elapsed().as_secs_f64() * 1000.0;
         per_frame.push(t0.elapsed().as_secs_f64() * 1000.0);
         n += 1;
     }
@@ -116,6 +123,14 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
     let ocr_ms = mean(&ocr_per_plate);
     println!("detector: mean {det_ms:.2} ms, p50 {:.2}, p99 {:.2} ({} frames)", percentile(&detect, 0.5), percentile(&detect, 0.99), detect.len());
     println!("ocr per plate: mean {ocr_ms:.2} ms, p50 {:.2}, p99 {:.2} ({} frames with plates)", percentile(&ocr_per_plate, 0.5), percentile(&ocr_per_plate, 0.99), ocr_per_plate.len());
+    let per = |v: f64| v / n.max(1) as f64;
+    println!(
+        "per frame: {:.2} boxes found, {:.2} read (settled tracks skipped), OCR {:.2} ms, track + decide {:.2} ms",
+        per(boxes_found as f64),
+        per(boxes_read as f64),
+        per(ocr_total_ms),
+        per(after_ms)
+    );
     println!("analysis per frame (detect + read + track + decide): mean {:.2} ms, p99 {:.2}", mean(&per_frame), percentile(&per_frame, 0.99));
     println!("full pipeline: {n} frames in {total:.2} s = {full_fps:.1} fps; {reads} vehicle reads");
     println!("frame-to-decision: p50 {:.2} ms, p99 {:.2} ms", percentile(&to_decision, 0.5), percentile(&to_decision, 0.99));

@@ -53,7 +53,7 @@ impl GateLane {
                 let mut tracker = Tracker::new(&camera.id, &ctx.config.tracker, formats);
                 let mut filter = ReadFilter::new();
                 let started = Instant::now();
-                let mut decided = crate::pipeline::DecidedPlates::default();
+                let mut settled = crate::pipeline::SettledPlates::default();
                 let mut accept = |read: &PlateRead| {
                     let at = read.trigger_captured_mono.saturating_duration_since(started).as_millis() as u64;
                     filter.accept(read, at)
@@ -64,8 +64,8 @@ impl GateLane {
                     }
                     match source.next_frame(Duration::from_millis(250)) {
                         FrameWait::Frame(frame) => {
-                            decided.update(&tracker);
-                            let rec = match recognizer.recognize_skipping(&frame, camera.roi, &|b| decided.skips(b)) {
+                            settled.update(&tracker);
+                            let rec = match recognizer.recognize_skipping(&frame, camera.roi, &|b| settled.skips(b)) {
                                 Ok(r) => r,
                                 Err(e) => {
                                     tracing::error!(camera = %camera.id, error = %e, "inference failed on a frame");

@@ -33,7 +33,7 @@ impl Recognizer {
 
     /// As [`Recognizer::recognize`], but boxes for which `skip` is true are not read: they come
     /// back with an empty text (what an illegible plate gives), which keeps a matching track
-    /// alive without voting. The gate skips plates whose vehicle pass was already decided.
+    /// alive without voting. The gate skips boxes of settled tracks (`crate::pipeline::SettledPlates`).
     pub fn recognize_skipping(
         &mut self,
         frame: &Frame,

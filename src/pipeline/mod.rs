@@ -1,6 +1,6 @@
 //! What happens between the tracker and the access decision: implausible reads are dropped and a
 //! second read of the same pass is suppressed. Also which plates need no reading at all
-//! ([`DecidedPlates`]).
+//! ([`SettledPlates`]).
 //!
 //! Why here and not in the tracker: the tracker emits one read per *track*; a track can split when
 //! the detector misses a plate for a while or a box jumps as the car approaches, and a bright
@@ -67,17 +67,18 @@ impl ReadFilter {
     }
 }
 
-/// A plate whose vehicle pass was already decided is read again only on every
-/// [`DecidedPlates::RECHECK_EVERY`]th frame (to notice a different car in the same spot); in
-/// between, its box is not read and only keeps the track alive. This saves the reader's time
-/// while a car waits at the barrier.
+/// A box whose track is settled (its pass already decided, or read many times without giving a
+/// plate: see [`crate::tracker::Tracker::settled_boxes`]) is read again only on every
+/// [`SettledPlates::RECHECK_EVERY`]th frame (to notice a different car in the same spot); in
+/// between, it is not read and only keeps its track alive. This saves the reader's time while a
+/// car waits at the barrier and on static plate-like patterns.
 #[derive(Debug, Default)]
-pub struct DecidedPlates {
+pub struct SettledPlates {
     frames: u64,
     boxes: Vec<crate::geometry::BBox>,
 }
 
-impl DecidedPlates {
+impl SettledPlates {
     pub const RECHECK_EVERY: u64 = 5;
     /// Overlap with a decided track's box for a detection to count as the same plate.
     pub const MIN_IOU: f32 = 0.5;
@@ -85,7 +86,7 @@ impl DecidedPlates {
     /// Call once per frame, before recognition.
     pub fn update(&mut self, tracker: &crate::tracker::Tracker) {
         self.frames += 1;
-        self.boxes = if self.frames % Self::RECHECK_EVERY == 0 { Vec::new() } else { tracker.decided_boxes() };
+        self.boxes = if self.frames % Self::RECHECK_EVERY == 0 { Vec::new() } else { tracker.settled_boxes() };
     }
 
     /// Whether the reader can skip this box on the current frame.

@@ -12,5 +12,5 @@ mod vote;
 
 pub use formats::{is_confusion, FormatError, PlateFormats, OCR_CONFUSIONS};
 pub use read::PlateRead;
-pub use track::{Tracker, TrackerStats};
+pub use track::{Tracker, TrackerStats, GIVE_UP_READS};
 pub use vote::{Vote, VoteResult};

@@ -61,6 +61,10 @@ struct FrameMark {
     ocr_ms: f32,
 }
 
+/// Reads after which a track that has not produced a plate-shaped vote is treated as settled
+/// (about one second at 25 fps; a real plate normally settles within a few reads).
+pub const GIVE_UP_READS: u32 = 25;
+
 struct Track {
     id: u64,
     bbox: BBox,
@@ -159,9 +163,11 @@ impl Tracker {
         frame.captured_mono.saturating_duration_since(origin).as_millis() as u64
     }
 
-    /// Boxes of vehicle passes whose read was already emitted (the car is still in view).
-    pub fn decided_boxes(&self) -> Vec<BBox> {
-        self.tracks.iter().filter(|t| t.emitted).map(|t| t.bbox).collect()
+    /// Boxes whose reading has nothing more to give for now: passes already emitted (the car is
+    /// still in view), and tracks read [`GIVE_UP_READS`] times without a plate-shaped result
+    /// (window rows, signs, an unreadable plate).
+    pub fn settled_boxes(&self) -> Vec<BBox> {
+        self.tracks.iter().filter(|t| t.emitted || t.reads >= GIVE_UP_READS).map(|t| t.bbox).collect()
     }
 
     /// Feeds one analysed frame (also frames without plates: they let tracks time out).

@@ -14,5 +14,5 @@ step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 step "build"
 cargo build --locked --all-targets
 step "tests (all tiers)"
-cargo test --locked -- --include-ignored
+cargo test --locked --no-fail-fast -- --include-ignored
 step "done"

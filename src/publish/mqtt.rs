@@ -30,6 +30,8 @@ use tokio::sync::broadcast;
 const MAX_RECONNECT_BACKOFF: Duration = Duration::from_secs(30);
 /// Acknowledged rows deleted per transaction while a backlog drains.
 const ACK_BATCH: usize = 1024;
+/// Outbox rows read per database round trip.
+const READ_AHEAD: usize = 256;
 /// Seconds allowed for TCP (+TLS) connect and CONNACK.
 const CONNECT_TIMEOUT_S: u64 = 15;
 /// How long a clean shutdown waits for `offline` to be acknowledged.
@@ -68,8 +70,13 @@ struct Session {
     by_pkid: HashMap<u16, String>,
     /// Events published and not yet acknowledged.
     inflight: usize,
-    /// Outbox sequence of the last event queued in this session.
+    /// Outbox sequence of the last row read into `ahead` in this session.
     last_seq: i64,
+    /// Rows read from the outbox, in order, not yet published: one database read serves many
+    /// publishes, so the window can be refilled on every PUBACK.
+    ahead: VecDeque<(i64, String, String)>,
+    /// The last database read returned fewer rows than asked for.
+    read_short: bool,
     /// PUBACKed events whose outbox rows are still to be deleted.
     acked: Vec<String>,
     /// The last fetch found no more rows; cleared by a wake-up.
@@ -227,6 +234,8 @@ impl MqttTask {
             by_pkid: HashMap::new(),
             inflight: 0,
             last_seq: 0,
+            ahead: VecDeque::new(),
+            read_short: false,
             acked: Vec::new(),
             drained: false,
             connected: false,
@@ -282,10 +291,10 @@ impl MqttTask {
             if s.acked.len() >= ACK_BATCH || (s.drained && s.inflight == 0 && !s.acked.is_empty()) {
                 self.flush_acks(&mut s).await;
             }
-            // Refill as soon as an eighth of the window is free: keeping data flowing lets TCP
-            // ACKs ride on it, where half-window refills stalled ~40 ms per round on brokers
-            // that leave Nagle on (mosquitto's default).
-            if s.connected && !s.drained && s.inflight + (self.max_inflight / 8).max(1) <= self.max_inflight {
+            // Refill on every PUBACK (from `ahead`, no database read): keeping data flowing lets
+            // TCP ACKs ride on it, where batched refills stalled ~40 ms per round on brokers that
+            // leave Nagle on (mosquitto's default).
+            if s.connected && !s.drained && s.inflight < self.max_inflight {
                 self.fill_window(&mut s).await;
             }
         };
@@ -342,35 +351,40 @@ impl MqttTask {
 
     /// Queues outbox rows after the last one sent until the window is full.
     async fn fill_window(&self, s: &mut Session) {
-        let room = self.max_inflight.saturating_sub(s.inflight);
-        if room == 0 {
+        if s.inflight >= self.max_inflight {
             return;
         }
-        let after = s.last_seq;
-        let rows = match self.db(move |st| st.outbox_pending_raw(MQTT_CHANNEL, after, room as u32)).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::error!(error = %e, "reading the MQTT outbox failed");
-                s.drained = true;
-                return;
+        if s.ahead.is_empty() {
+            let after = s.last_seq;
+            match self.db(move |st| st.outbox_pending_raw(MQTT_CHANNEL, after, READ_AHEAD as u32)).await {
+                Ok(rows) => {
+                    s.read_short = rows.len() < READ_AHEAD;
+                    if let Some((seq, _, _)) = rows.last() {
+                        s.last_seq = *seq;
+                    }
+                    s.ahead.extend(rows);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the MQTT outbox failed");
+                    s.drained = true;
+                    return;
+                }
             }
-        };
-        if rows.len() < room {
-            s.drained = true;
         }
         let topic = format!("{}/event", self.root);
-        for (seq, event_id, json) in rows {
-            if let Err(e) = s.client.try_publish(topic.clone(), QoS::AtLeastOnce, false, json) {
+        while s.inflight < self.max_inflight {
+            let Some((seq, event_id, json)) = s.ahead.pop_front() else { break };
+            if let Err(e) = s.client.try_publish(topic.clone(), QoS::AtLeastOnce, false, json.clone()) {
                 // Request channel full: try again on the next round, from this row.
                 tracing::debug!(error = %e, "MQTT event publish not queued");
-                s.drained = false;
+                s.ahead.push_front((seq, event_id, json));
                 break;
             }
             s.tags.push_back(Some(event_id));
             s.inflight += 1;
-            s.last_seq = seq;
             count(&self.stats.sent);
         }
+        s.drained = s.ahead.is_empty() && s.read_short;
     }
 
     /// Deletes the outbox rows of acknowledged events (one transaction).

@@ -25,7 +25,12 @@ struct Seen {
 
 /// A tiny HTTP/1.1 receiver: answers statuses from `script` (then 200).
 async fn receiver(script: Vec<u16>) -> (u16, Arc<Mutex<Vec<Seen>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    receiver_on(0, script, std::time::Duration::ZERO).await
+}
+
+/// As `receiver`, on `port` (0: any free one), answering each request after `delay`.
+async fn receiver_on(port: u16, script: Vec<u16>, delay: std::time::Duration) -> (u16, Arc<Mutex<Vec<Seen>>>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let script = Arc::new(Mutex::new(VecDeque::from(script)));
@@ -60,6 +65,7 @@ async fn receiver(script: Vec<u16>) -> (u16, Arc<Mutex<Vec<Seen>>>) {
                 }
                 body.extend_from_slice(&chunk[..n]);
             }
+            tokio::time::sleep(delay).await;
             let status = script.lock().unwrap().pop_front().unwrap_or(200);
             log.lock().unwrap().push(Seen { headers, body, status });
             let _ = s.write_all(format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes()).await;
@@ -147,6 +153,49 @@ async fn a_dead_webhook_does_not_block_mqtt_and_filters_skip_without_sending() {
     let denied: Vec<String> = expected.iter().filter(|e| e.decision.action == Action::Deny).map(|e| e.event_id.clone()).collect();
     let posted: Vec<String> = seen.lock().unwrap().iter().map(|s| serde_json::from_slice::<Event>(&s.body).unwrap().event_id).collect();
     assert_eq!(posted, denied, "a denies-only webhook gets deny events only");
+    shutdown.trigger();
+    publisher.stopped().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_webhook_does_not_delay_mqtt_and_one_down_for_a_while_gets_everything_later() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let broker = Broker::start(&tmp.path().join("broker"), "allow_anonymous true");
+    let mut sub = subscribe(broker.port, "sub-slow", &["boomgate/test/event"]).await;
+    // Answers every post after 700 ms (inside the 1 s timeout): 20 events take it 14 s or more.
+    let (slow_port, slow_seen) = receiver_on(0, vec![], std::time::Duration::from_millis(700)).await;
+    // Nothing listens here until later.
+    let late_port = free_port();
+    let mut config = mqtt_config(broker.port);
+    config.webhooks = vec![hook("slow", slow_port, WebhookFilter::All, tmp.path()), hook("late", late_port, WebhookFilter::All, tmp.path())];
+    let channels = ["mqtt", "webhook:slow", "webhook:late"];
+    let expected = insert_events(&data, 0..20, &channels, |_| Action::Deny);
+    let ids: Vec<String> = expected.iter().map(|e| e.event_id.clone()).collect();
+    let shutdown = Shutdown::new();
+    let (wake, _) = tokio::sync::broadcast::channel::<Arc<Event>>(8);
+    let publisher = Publisher::spawn(&config, &data, relays(&SimulatedLines::new()), Arc::new(Metrics::new()), wake.subscribe(), shutdown.clone(), &tokio::runtime::Handle::current()).unwrap();
+    let got = collect_until(&mut sub.rx, 20, |m| m.len() >= 20).await;
+    assert_eq!(first_seen_ids(&got).0, ids, "MQTT delivers everything");
+    let slow_done = slow_seen.lock().unwrap().len();
+    println!("when MQTT had all 20 events the slow webhook had {slow_done}");
+    assert!(slow_done < 20, "MQTT did not wait for the slow webhook ({slow_done} posts done)");
+    assert_eq!(channel_depth(&data, "webhook:late"), 20, "the unreachable webhook keeps every row");
+
+    // The receiver comes up: every event arrives, in order (a resend may repeat an id).
+    let (_, late_seen) = receiver_on(late_port, vec![], std::time::Duration::ZERO).await;
+    wait_for("late webhook drained", 30, || channel_depth(&data, "webhook:late") == 0).await;
+    wait_for("slow webhook drained", 60, || channel_depth(&data, "webhook:slow") == 0).await;
+    for (name, seen) in [("late", &late_seen), ("slow", &slow_seen)] {
+        let mut order: Vec<String> = Vec::new();
+        for s in seen.lock().unwrap().iter() {
+            let id = serde_json::from_slice::<Event>(&s.body).unwrap().event_id;
+            if !order.contains(&id) {
+                order.push(id);
+            }
+        }
+        assert_eq!(order, ids, "{name} webhook: every event, in order");
+    }
     shutdown.trigger();
     publisher.stopped().await;
 }

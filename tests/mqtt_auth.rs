@@ -74,16 +74,22 @@ fn make_ca(dir: &Path, name: &str) {
         "-keyout", &format!("{name}-ca.key"), "-out", &format!("{name}-ca.pem")]);
 }
 
+/// `name`.pem/.key signed by the CA `ca` (from `make_ca`), with the v3 extension line `ext`.
+fn issue_cert(dir: &Path, ca: &str, name: &str, subject: &str, ext: &str) {
+    let (key, csr, pem, ext_file) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", &key, "-out", &csr]);
+    std::fs::write(dir.join(&ext_file), format!("{ext}\n")).unwrap();
+    openssl(dir, &["x509", "-req", "-in", &csr, "-CA", &format!("{ca}-ca.pem"), "-CAkey", &format!("{ca}-ca.key"), "-CAcreateserial",
+        "-days", "2", "-extfile", &ext_file, "-out", &pem]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtts_with_a_foreign_ca_fails_clearly_and_the_right_ca_delivers() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     make_ca(d, "good");
     make_ca(d, "other");
-    openssl(d, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]);
-    std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    openssl(d, &["x509", "-req", "-in", "server.csr", "-CA", "good-ca.pem", "-CAkey", "good-ca.key", "-CAcreateserial",
-        "-days", "2", "-extfile", "san.ext", "-out", "server.pem"]);
+    issue_cert(d, "good", "server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost");
     let tls_port = free_port();
     let broker = Broker::start(&d.join("broker"), &format!(
         "allow_anonymous true\nlistener {tls_port} 127.0.0.1\ncafile {0}/good-ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key",
@@ -111,15 +117,9 @@ async fn broker_requiring_a_client_certificate_refuses_without_one_and_accepts_o
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     make_ca(d, "good");
-    openssl(d, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]);
-    std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    openssl(d, &["x509", "-req", "-in", "server.csr", "-CA", "good-ca.pem", "-CAkey", "good-ca.key", "-CAcreateserial",
-        "-days", "2", "-extfile", "san.ext", "-out", "server.pem"]);
+    issue_cert(d, "good", "server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost");
     // The gate's own certificate, issued by the CA the broker trusts for clients.
-    openssl(d, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=north-gate", "-keyout", "client.key", "-out", "client.csr"]);
-    std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    openssl(d, &["x509", "-req", "-in", "client.csr", "-CA", "good-ca.pem", "-CAkey", "good-ca.key", "-CAcreateserial",
-        "-days", "2", "-extfile", "client.ext", "-out", "client.pem"]);
+    issue_cert(d, "good", "client", "/CN=north-gate", "extendedKeyUsage=clientAuth");
     let tls_port = free_port();
     let broker = Broker::start(&d.join("broker"), &format!(
         "allow_anonymous true\nlistener {tls_port} 127.0.0.1\ncafile {0}/good-ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\nrequire_certificate true",

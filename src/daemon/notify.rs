@@ -5,7 +5,6 @@ use crate::config::CameraSettings;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use sd_notify::NotifyState;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -43,19 +42,6 @@ impl Notifier {
     }
 }
 
-/// True when every camera delivered a frame within its `frame_timeout_s`. File cameras that
-/// ended count as healthy (nothing more to deliver).
-pub fn frames_flowing(metrics: &Metrics, cameras: &[CameraSettings], now_ms: i64) -> bool {
-    cameras.iter().all(|c| {
-        let stats = metrics.camera(&c.id);
-        if stats.state().label() == "ended" {
-            return true;
-        }
-        let last = stats.last_frame_unix_ms.load(Ordering::Relaxed);
-        last > 0 && now_ms - last <= c.frame_timeout_s as i64 * 1000
-    })
-}
-
 /// Pings the watchdog at half its interval while frames flow; stays silent when they stop.
 pub fn spawn_watchdog(notifier: Notifier, metrics: Arc<Metrics>, cameras: Vec<CameraSettings>, shutdown: Shutdown) -> JoinHandle<()> {
     std::thread::Builder::new()
@@ -64,7 +50,7 @@ pub fn spawn_watchdog(notifier: Notifier, metrics: Arc<Metrics>, cameras: Vec<Ca
             let Some(interval) = notifier.watchdog else { return };
             let mut warned = false;
             while !shutdown.sleep(interval / 2) {
-                if frames_flowing(&metrics, &cameras, jiff::Timestamp::now().as_millisecond()) {
+                if metrics.stalled_cameras(&cameras, jiff::Timestamp::now().as_millisecond()).is_empty() {
                     notifier.ping();
                     warned = false;
                 } else if !warned {

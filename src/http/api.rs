@@ -3,7 +3,7 @@
 use super::{live, page, App};
 use crate::access::{Action, AccessEntry};
 use crate::publish::command::{self, AllowlistSet, Command, UpsertEntry};
-use crate::relay::{PulseOutcome, RelayPulse, RelayState};
+use crate::relay::{PulseOutcome, RelayPulse};
 use crate::store::{AccessKey, EventFilter, Page};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
@@ -218,7 +218,7 @@ pub(crate) fn status_value(app: &App, outbox: Option<(u64, f64)>) -> serde_json:
         .relays
         .status()
         .into_iter()
-        .map(|(id, st)| json!({"id": id, "state": if st == RelayState::Open { "open" } else { "closed" }}))
+        .map(|(id, st)| json!({"id": id, "state": st.as_str()}))
         .collect();
     let (depth, age) = outbox.unwrap_or((m.outbox_depth.load(Ordering::Relaxed), m.outbox_oldest_age_s.load(Ordering::Relaxed) as f64));
     let storage = &app.config.storage;
@@ -228,12 +228,7 @@ pub(crate) fn status_value(app: &App, outbox: Option<(u64, f64)>) -> serde_json:
         "uptime_s": (now_ms - m.started_unix_ms).max(0) / 1000,
         "versions": app.versions,
         "cameras": cameras,
-        "latency_ms": {
-            "detect": m.detect_ms.snapshot().mean_ms(),
-            "ocr": m.ocr_ms.snapshot().mean_ms(),
-            "frame_to_decision": m.frame_to_decision_ms.snapshot().mean_ms(),
-            "frame_to_relay": m.frame_to_relay_ms.snapshot().mean_ms(),
-        },
+        "latency_ms": m.mean_latencies_ms(),
         "relays": relays,
         "decisions": {
             "open": m.decisions_open.load(Ordering::Relaxed),
@@ -452,21 +447,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 /// 200 while every camera delivered a frame within its `frame_timeout_s` (a file camera that
 /// ended counts as healthy), the same rule as the systemd watchdog; else 503 naming the cameras.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    let now_ms = jiff::Timestamp::now().as_millisecond();
-    let mut problems = Vec::new();
-    for camera in &app.config.cameras {
-        let c = app.metrics.camera(&camera.id);
-        let state = c.state();
-        if matches!(state, crate::video::CameraState::Ended) {
-            continue;
-        }
-        let last = c.last_frame_unix_ms.load(Ordering::Relaxed);
-        let age_s = (now_ms - if last > 0 { last } else { app.metrics.started_unix_ms }).max(0) / 1000;
-        if last == 0 || age_s > i64::from(camera.frame_timeout_s) {
-            let what = if last == 0 { "no frame yet".to_string() } else { format!("no frame for {age_s} s") };
-            problems.push(format!("camera '{}' ({}): {what}", c.id, state.label()));
-        }
-    }
+    let problems = app.metrics.stalled_cameras(&app.config.cameras, jiff::Timestamp::now().as_millisecond());
     if problems.is_empty() {
         (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response()
     } else {

@@ -50,7 +50,7 @@ pub(crate) async fn hub(app: Arc<App>, feeds: super::EventFeeds, shutdown: crate
             change = relays.recv() => match change {
                 Ok(c) => publish(&app, json!({
                     "type": "relay", "relay": c.relay,
-                    "state": if c.state == crate::relay::RelayState::Open { "open" } else { "closed" },
+                    "state": c.state.as_str(),
                     "at": c.at.to_string(),
                 })),
                 Err(broadcast::error::RecvError::Lagged(_)) => {}

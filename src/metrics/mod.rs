@@ -190,6 +190,38 @@ impl Metrics {
             .clone()
     }
 
+    /// Mean stage latencies in ms (`null` before the first sample), for `status` payloads.
+    pub fn mean_latencies_ms(&self) -> serde_json::Value {
+        serde_json::json!({
+            "detect": self.detect_ms.snapshot().mean_ms(),
+            "ocr": self.ocr_ms.snapshot().mean_ms(),
+            "frame_to_decision": self.frame_to_decision_ms.snapshot().mean_ms(),
+            "frame_to_relay": self.frame_to_relay_ms.snapshot().mean_ms(),
+        })
+    }
+
+    /// Cameras that delivered no frame within their `frame_timeout_s`, each as a line naming
+    /// the camera, its state and for how long. File cameras that ended count as healthy
+    /// (nothing more to deliver). The rule behind both the systemd watchdog and `/healthz`.
+    pub fn stalled_cameras(&self, cameras: &[crate::config::CameraSettings], now_ms: i64) -> Vec<String> {
+        let mut stalled = Vec::new();
+        for camera in cameras {
+            let stats = self.camera(&camera.id);
+            let state = stats.state();
+            if state == CameraState::Ended {
+                continue;
+            }
+            let last = stats.last_frame_unix_ms.load(Ordering::Relaxed);
+            let age_s = (now_ms - last).max(0) / 1000;
+            if last <= 0 {
+                stalled.push(format!("camera '{}' ({}): no frame yet", camera.id, state.label()));
+            } else if now_ms - last > camera.frame_timeout_s as i64 * 1000 {
+                stalled.push(format!("camera '{}' ({}): no frame for {age_s} s", camera.id, state.label()));
+            }
+        }
+        stalled
+    }
+
     /// All cameras, by id.
     pub fn cameras(&self) -> Vec<Arc<CameraStats>> {
         self.cameras.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()

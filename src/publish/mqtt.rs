@@ -15,7 +15,7 @@ use super::http::split_host_port;
 use super::{backoff, count, read_secret, ChannelStats, PublishError, MQTT_CHANNEL};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::relay::{PulseOutcome, RelayController, RelayPulse, RelayState};
+use crate::relay::{PulseOutcome, RelayController, RelayPulse};
 use crate::shutdown::Shutdown;
 use crate::store::{AccessKey, Event, Store, StoreError};
 use rumqttc::{AsyncClient, ConnectionError, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport};
@@ -91,13 +91,6 @@ impl Session {
             Ok(()) => self.tags.push_back(None),
             Err(e) => tracing::warn!(topic, error = %e, "MQTT publish not queued"),
         }
-    }
-}
-
-fn state_text(s: RelayState) -> &'static str {
-    match s {
-        RelayState::Open => "open",
-        RelayState::Closed => "closed",
     }
 }
 
@@ -271,7 +264,7 @@ impl MqttTask {
                 r = relay_rx.recv() => {
                     if s.connected {
                         match r {
-                            Ok(change) => s.send(format!("{}/relay/{}/state", self.root, change.relay), true, state_text(change.state)),
+                            Ok(change) => s.send(format!("{}/relay/{}/state", self.root, change.relay), true, change.state.as_str()),
                             Err(_) => self.publish_relay_states(&mut s),
                         }
                     }
@@ -434,7 +427,7 @@ impl MqttTask {
 
     fn publish_relay_states(&self, s: &mut Session) {
         for (id, state) in self.relays.status() {
-            s.send(format!("{}/relay/{id}/state", self.root), true, state_text(state));
+            s.send(format!("{}/relay/{id}/state", self.root), true, state.as_str());
         }
     }
 
@@ -615,18 +608,13 @@ pub(crate) fn status_json(
         })
         .collect();
     let relays: serde_json::Map<String, serde_json::Value> =
-        relays.status().into_iter().map(|(id, st)| (id, json!(state_text(st)))).collect();
+        relays.status().into_iter().map(|(id, st)| (id, json!(st.as_str()))).collect();
     json!({
         "site": site,
         "at": jiff::Timestamp::now().to_string(),
         "uptime_s": (jiff::Timestamp::now().as_millisecond() - metrics.started_unix_ms).max(0) / 1000,
         "cameras": cameras,
-        "latency_ms": {
-            "detect": metrics.detect_ms.snapshot().mean_ms(),
-            "ocr": metrics.ocr_ms.snapshot().mean_ms(),
-            "frame_to_decision": metrics.frame_to_decision_ms.snapshot().mean_ms(),
-            "frame_to_relay": metrics.frame_to_relay_ms.snapshot().mean_ms(),
-        },
+        "latency_ms": metrics.mean_latencies_ms(),
         "queues": {
             "store": metrics.store_queue_depth.load(Ordering::Relaxed),
             "mqtt_inflight": mqtt_inflight,

@@ -45,6 +45,16 @@ pub enum RelayState {
     Closed,
 }
 
+impl RelayState {
+    /// `open` or `closed`, as on MQTT, the status page and the live feed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayState::Open => "open",
+            RelayState::Closed => "closed",
+        }
+    }
+}
+
 /// One line of the relay log: every actuation and every refused request, with its reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RelayLogEntry {

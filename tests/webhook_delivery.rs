@@ -94,6 +94,15 @@ fn write_file(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathB
     p
 }
 
+/// A publisher over `data` with no wake-ups (it finds the rows by polling) and a simulated relay.
+fn start_publisher(config: &boomgate::config::Config, data: &std::path::Path) -> (Publisher, Shutdown) {
+    let shutdown = Shutdown::new();
+    let (wake, _) = tokio::sync::broadcast::channel::<Arc<Event>>(8);
+    let publisher = Publisher::spawn(config, data, relays(&SimulatedLines::new()), Arc::new(Metrics::new()), wake.subscribe(), shutdown.clone(), &tokio::runtime::Handle::current())
+        .expect("publisher starts");
+    (publisher, shutdown)
+}
+
 fn channel_depth(data: &std::path::Path, channel: &str) -> usize {
     boomgate::store::Store::open(data).unwrap().outbox_pending(channel, 100_000).unwrap().len()
 }
@@ -107,9 +116,7 @@ async fn signed_posts_retried_after_500s_and_delivered_in_order() {
     config.mqtt.enabled = false;
     config.webhooks = vec![hook("office", port, WebhookFilter::All, tmp.path())];
     let expected = insert_events(&data, 0..6, &["webhook:office"], |i| if i % 2 == 0 { Action::Open } else { Action::Deny });
-    let shutdown = Shutdown::new();
-    let (wake, _) = tokio::sync::broadcast::channel::<Arc<Event>>(8);
-    let publisher = Publisher::spawn(&config, &data, relays(&SimulatedLines::new()), Arc::new(Metrics::new()), wake.subscribe(), shutdown.clone(), &tokio::runtime::Handle::current()).unwrap();
+    let (publisher, shutdown) = start_publisher(&config, &data);
     wait_for("webhook outbox drained", 30, || channel_depth(&data, "webhook:office") == 0).await;
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 9, "6 events + 3 retries of the first one");
@@ -143,9 +150,7 @@ async fn a_dead_webhook_does_not_block_mqtt_and_filters_skip_without_sending() {
     ];
     let channels = ["mqtt", "webhook:dead", "webhook:denies"];
     let expected = insert_events(&data, 0..20, &channels, |i| if i % 3 == 0 { Action::Deny } else { Action::Open });
-    let shutdown = Shutdown::new();
-    let (wake, _) = tokio::sync::broadcast::channel::<Arc<Event>>(8);
-    let publisher = Publisher::spawn(&config, &data, relays(&SimulatedLines::new()), Arc::new(Metrics::new()), wake.subscribe(), shutdown.clone(), &tokio::runtime::Handle::current()).unwrap();
+    let (publisher, shutdown) = start_publisher(&config, &data);
     let got = collect_until(&mut sub.rx, 20, |m| m.len() >= 20).await;
     assert_eq!(first_seen_ids(&got).0, expected.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>(), "MQTT delivers everything while a webhook is dead");
     wait_for("mqtt and denies drained", 20, || channel_depth(&data, "mqtt") == 0 && channel_depth(&data, "webhook:denies") == 0).await;
@@ -172,9 +177,7 @@ async fn a_slow_webhook_does_not_delay_mqtt_and_one_down_for_a_while_gets_everyt
     let channels = ["mqtt", "webhook:slow", "webhook:late"];
     let expected = insert_events(&data, 0..20, &channels, |_| Action::Deny);
     let ids: Vec<String> = expected.iter().map(|e| e.event_id.clone()).collect();
-    let shutdown = Shutdown::new();
-    let (wake, _) = tokio::sync::broadcast::channel::<Arc<Event>>(8);
-    let publisher = Publisher::spawn(&config, &data, relays(&SimulatedLines::new()), Arc::new(Metrics::new()), wake.subscribe(), shutdown.clone(), &tokio::runtime::Handle::current()).unwrap();
+    let (publisher, shutdown) = start_publisher(&config, &data);
     let got = collect_until(&mut sub.rx, 20, |m| m.len() >= 20).await;
     assert_eq!(first_seen_ids(&got).0, ids, "MQTT delivers everything");
     let slow_done = slow_seen.lock().unwrap().len();

@@ -22,7 +22,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
 }
 
 /// Peak resident set size of this process (VmHWM), MiB.
@@ -34,7 +38,11 @@ pub fn peak_rss_mib() -> Option<f64> {
 }
 
 pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<ExitCode, Failure> {
-    let decoder = config.cameras.first().map(|c| c.decoder).unwrap_or_default();
+    let decoder = config
+        .cameras
+        .first()
+        .map(|c| c.decoder)
+        .unwrap_or_default();
     println!("boomgate bench on {}", video.display());
 
     // 1. Decode only, same GStreamer pipeline as the camera stage.
@@ -45,12 +53,14 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
     // 2. Full pipeline: decode → detect → read → track → decide → relay (simulated line).
     let runtime = Runtime::load(&config.runtime)?;
     let mut recognizer = Recognizer::load(&runtime, config)?;
-    let formats = PlateFormats::from_settings(&config.formats).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
+    let formats = PlateFormats::from_settings(&config.formats)
+        .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
     let mut tracker = Tracker::new("bench", &config.tracker, formats);
     let mut filter = crate::pipeline::ReadFilter::new();
     let mut settled = crate::pipeline::SettledPlates::default();
     let entries = match allow_csv {
-        Some(p) => crate::access::read_csv_file(p).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?,
+        Some(p) => crate::access::read_csv_file(p)
+            .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?,
         None => Vec::new(),
     };
     let policy = AccessPolicy::new(entries, &config.access, site_time_zone(&config.site));
@@ -60,14 +70,18 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
         r.transitions_file = None;
         r.cooldown_ms = 0;
     }
-    let relay_id = relays_cfg.first().map(|r| r.id.clone()).unwrap_or_else(|| "gate".into());
+    let relay_id = relays_cfg
+        .first()
+        .map(|r| r.id.clone())
+        .unwrap_or_else(|| "gate".into());
     let (log, _log_rx) = relay_log_channel(4096);
     let relays = RelayController::new(&relays_cfg, &SystemLines, log)?;
 
     let mut detect = Vec::new();
     let mut ocr_per_plate = Vec::new();
     // Per frame: boxes found, boxes read, OCR ms, and the time after recognition (track + decide).
-    let (mut boxes_found, mut boxes_read, mut ocr_total_ms, mut after_ms) = (0usize, 0usize, 0f64, 0f64);
+    let (mut boxes_found, mut boxes_read, mut ocr_total_ms, mut after_ms) =
+        (0usize, 0usize, 0f64, 0f64);
     let mut per_frame = Vec::new();
     let mut to_relay = Vec::new();
     let mut to_decision = Vec::new();
@@ -80,7 +94,11 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
         settled.update(&tracker);
         let rec = recognizer.recognize_skipping(&frame, None, &|b| settled.skips(b))?;
         detect.push(rec.detect_ms as f64);
-        let read = rec.plates.iter().filter(|p| !p.text.text.is_empty()).count();
+        let read = rec
+            .plates
+            .iter()
+            .filter(|p| !p.text.text.is_empty())
+            .count();
         if read > 0 {
             ocr_per_plate.push(rec.ocr_ms as f64 / read as f64);
         }
@@ -93,7 +111,12 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
                 continue;
             }
             reads += 1;
-            let decision = policy.decide(&read.text, read.format.as_deref(), Some(&relay_id), jiff::Timestamp::now());
+            let decision = policy.decide(
+                &read.text,
+                read.format.as_deref(),
+                Some(&relay_id),
+                jiff::Timestamp::now(),
+            );
             to_decision.push(read.trigger_captured_mono.elapsed().as_secs_f64() * 1000.0);
             if decision.action == Action::Open {
                 relays.release_all();
@@ -116,13 +139,29 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
     let total = start.elapsed().as_secs_f64();
     relays.release_all();
     let full_fps = n as f64 / total.max(1e-9);
-    for v in [&mut detect, &mut ocr_per_plate, &mut per_frame, &mut to_relay, &mut to_decision] {
+    for v in [
+        &mut detect,
+        &mut ocr_per_plate,
+        &mut per_frame,
+        &mut to_relay,
+        &mut to_decision,
+    ] {
         v.sort_by(|a, b| a.total_cmp(b));
     }
     let det_ms = mean(&detect);
     let ocr_ms = mean(&ocr_per_plate);
-    println!("detector: mean {det_ms:.2} ms, p50 {:.2}, p99 {:.2} ({} frames)", percentile(&detect, 0.5), percentile(&detect, 0.99), detect.len());
-    println!("ocr per plate: mean {ocr_ms:.2} ms, p50 {:.2}, p99 {:.2} ({} frames with plates)", percentile(&ocr_per_plate, 0.5), percentile(&ocr_per_plate, 0.99), ocr_per_plate.len());
+    println!(
+        "detector: mean {det_ms:.2} ms, p50 {:.2}, p99 {:.2} ({} frames)",
+        percentile(&detect, 0.5),
+        percentile(&detect, 0.99),
+        detect.len()
+    );
+    println!(
+        "ocr per plate: mean {ocr_ms:.2} ms, p50 {:.2}, p99 {:.2} ({} frames with plates)",
+        percentile(&ocr_per_plate, 0.5),
+        percentile(&ocr_per_plate, 0.99),
+        ocr_per_plate.len()
+    );
     let per = |v: f64| v / n.max(1) as f64;
     println!(
         "per frame: {:.2} boxes found, {:.2} read (settled tracks skipped), OCR {:.2} ms, track + decide {:.2} ms",
@@ -131,10 +170,25 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
         per(ocr_total_ms),
         per(after_ms)
     );
-    println!("analysis per frame (detect + read + track + decide): mean {:.2} ms, p99 {:.2}", mean(&per_frame), percentile(&per_frame, 0.99));
-    println!("full pipeline: {n} frames in {total:.2} s = {full_fps:.1} fps; {reads} vehicle reads");
-    println!("frame-to-decision: p50 {:.2} ms, p99 {:.2} ms", percentile(&to_decision, 0.5), percentile(&to_decision, 0.99));
-    println!("frame-to-relay: p50 {:.2} ms, p99 {:.2} ms ({} pulses)", percentile(&to_relay, 0.5), percentile(&to_relay, 0.99), to_relay.len());
+    println!(
+        "analysis per frame (detect + read + track + decide): mean {:.2} ms, p99 {:.2}",
+        mean(&per_frame),
+        percentile(&per_frame, 0.99)
+    );
+    println!(
+        "full pipeline: {n} frames in {total:.2} s = {full_fps:.1} fps; {reads} vehicle reads"
+    );
+    println!(
+        "frame-to-decision: p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&to_decision, 0.5),
+        percentile(&to_decision, 0.99)
+    );
+    println!(
+        "frame-to-relay: p50 {:.2} ms, p99 {:.2} ms ({} pulses)",
+        percentile(&to_relay, 0.5),
+        percentile(&to_relay, 0.99),
+        to_relay.len()
+    );
     let rss = peak_rss_mib().unwrap_or(f64::NAN);
     println!("peak RSS: {rss:.1} MiB");
     let bound = decode_fps.min(1000.0 / det_ms);
@@ -143,6 +197,9 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
         let budget = det_ms + ocr_ms.max(0.0) + 15.0;
         println!("goal frame-to-relay p99 <= detector + OCR + 15 ms: {:.2} ms vs {budget:.2} ms (ratio {:.2})", percentile(&to_relay, 0.99), percentile(&to_relay, 0.99) / budget);
     }
-    println!("goal peak RSS <= 150 MB: {rss:.1} MiB (ratio {:.2})", rss * 1.048_576 / 150.0);
+    println!(
+        "goal peak RSS <= 150 MB: {rss:.1} MiB (ratio {:.2})",
+        rss * 1.048_576 / 150.0
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -39,7 +39,11 @@ impl BBox {
         let iy = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
         let inter = ix * iy;
         let union = self.area() + other.area() - inter;
-        if union <= 0.0 { 0.0 } else { inter / union }
+        if union <= 0.0 {
+            0.0
+        } else {
+            inter / union
+        }
     }
 
     /// Grows the box by `fraction` of its width/height on each side.
@@ -52,7 +56,12 @@ impl BBox {
     /// Clamps to `[0, width] x [0, height]`.
     pub fn clamp(&self, width: u32, height: u32) -> BBox {
         let (w, h) = (width as f32, height as f32);
-        BBox::new(self.x1.clamp(0.0, w), self.y1.clamp(0.0, h), self.x2.clamp(0.0, w), self.y2.clamp(0.0, h))
+        BBox::new(
+            self.x1.clamp(0.0, w),
+            self.y1.clamp(0.0, h),
+            self.x2.clamp(0.0, w),
+            self.y2.clamp(0.0, h),
+        )
     }
 
     /// Integer pixel rectangle `(x, y, w, h)` covering the box inside a `width x height` frame;
@@ -95,6 +104,9 @@ mod tests {
     fn pixel_rect_is_clamped() {
         let b = BBox::new(-5.0, 2.2, 12.5, 8.0);
         assert_eq!(b.to_pixel_rect(10, 10), Some((0, 2, 10, 6)));
-        assert_eq!(BBox::new(20.0, 20.0, 30.0, 30.0).to_pixel_rect(10, 10), None);
+        assert_eq!(
+            BBox::new(20.0, 20.0, 30.0, 30.0).to_pixel_rect(10, 10),
+            None
+        );
     }
 }

@@ -21,7 +21,10 @@ impl Default for Shutdown {
 impl Shutdown {
     pub fn new() -> Shutdown {
         let (tx, rx) = watch::channel(false);
-        Shutdown { tx: Arc::new(tx), rx }
+        Shutdown {
+            tx: Arc::new(tx),
+            rx,
+        }
     }
 
     /// Asks every holder to stop. Idempotent.

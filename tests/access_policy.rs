@@ -1,8 +1,8 @@
 //! Access decisions, cooldown and CSV import/export, through the public API.
 
 use boomgate::access::{
-    parse_csv, parse_schedule, reason, site_time_zone, to_csv, AccessEntry, AccessError, AccessPolicy, Action,
-    ListKind, PlateCooldown,
+    parse_csv, parse_schedule, reason, site_time_zone, to_csv, AccessEntry, AccessError,
+    AccessPolicy, Action, ListKind, PlateCooldown,
 };
 use boomgate::config::{AccessSettings, SiteSettings};
 use jiff::tz::{Offset, TimeZone};
@@ -27,7 +27,10 @@ fn ts(text: &str) -> Timestamp {
 }
 
 fn policy(entries: Vec<AccessEntry>, max_distance: u32) -> AccessPolicy {
-    let settings = AccessSettings { max_distance, ..AccessSettings::default() };
+    let settings = AccessSettings {
+        max_distance,
+        ..AccessSettings::default()
+    };
     AccessPolicy::new(entries, &settings, TimeZone::UTC)
 }
 
@@ -41,7 +44,10 @@ fn exact_match_opens_and_names_the_entry() {
     assert_eq!(d.reason, reason::ALLOW_LIST);
     assert_eq!(d.distance, Some(0.0));
     let m = d.matched_entry.unwrap();
-    assert_eq!((m.id, m.plate.as_str(), m.label.as_str()), (7, "ABC1234", "entry 7"));
+    assert_eq!(
+        (m.id, m.plate.as_str(), m.label.as_str()),
+        (7, "ABC1234", "entry 7")
+    );
 }
 
 #[test]
@@ -55,20 +61,36 @@ fn ocr_confusions_cost_half_an_edit() {
     assert_eq!((d.action, d.distance), (Action::Open, Some(1.0)));
     // An ordinary substitution plus a confusion is too far.
     let d = p.decide("A8C1235", Some("us"), Some("gate"), ts(NOW));
-    assert_eq!((d.action, d.reason.as_str(), d.matched_entry), (Action::Deny, reason::NOT_LISTED, None));
+    assert_eq!(
+        (d.action, d.reason.as_str(), d.matched_entry),
+        (Action::Deny, reason::NOT_LISTED, None)
+    );
 }
 
 #[test]
 fn distance_zero_means_exact_only() {
     let p = policy(vec![entry(1, "ABC1234", ListKind::Allow)], 0);
-    assert_eq!(p.decide("ABC1234", Some("us"), Some("gate"), ts(NOW)).action, Action::Open);
+    assert_eq!(
+        p.decide("ABC1234", Some("us"), Some("gate"), ts(NOW))
+            .action,
+        Action::Open
+    );
     let d = p.decide("A8C1234", Some("us"), Some("gate"), ts(NOW));
-    assert_eq!((d.action, d.reason.as_str()), (Action::Deny, reason::NOT_LISTED));
+    assert_eq!(
+        (d.action, d.reason.as_str()),
+        (Action::Deny, reason::NOT_LISTED)
+    );
 }
 
 #[test]
 fn closest_allow_entry_is_reported() {
-    let p = policy(vec![entry(1, "ABC1235", ListKind::Allow), entry(2, "ABC1234", ListKind::Allow)], 1);
+    let p = policy(
+        vec![
+            entry(1, "ABC1235", ListKind::Allow),
+            entry(2, "ABC1234", ListKind::Allow),
+        ],
+        1,
+    );
     let d = p.decide("ABC1234", Some("us"), Some("gate"), ts(NOW));
     assert_eq!(d.matched_entry.unwrap().id, 2);
     assert_eq!(d.distance, Some(0.0));
@@ -76,10 +98,19 @@ fn closest_allow_entry_is_reported() {
 
 #[test]
 fn deny_beats_allow() {
-    let p = policy(vec![entry(1, "ABC1234", ListKind::Allow), entry(2, "ABC1284", ListKind::Deny)], 1);
+    let p = policy(
+        vec![
+            entry(1, "ABC1234", ListKind::Allow),
+            entry(2, "ABC1284", ListKind::Deny),
+        ],
+        1,
+    );
     // Exact allow match, but a deny entry lies within the distance: deny wins.
     let d = p.decide("ABC1234", Some("us"), Some("gate"), ts(NOW));
-    assert_eq!((d.action, d.reason.as_str()), (Action::Deny, reason::DENY_LIST));
+    assert_eq!(
+        (d.action, d.reason.as_str()),
+        (Action::Deny, reason::DENY_LIST)
+    );
     let m = d.matched_entry.unwrap();
     assert_eq!((m.id, m.list), (2, ListKind::Deny));
     assert_eq!(d.distance, Some(1.0));
@@ -91,12 +122,32 @@ fn validity_window_is_respected() {
     e.valid_from = Some(ts("2026-12-01T00:00:00Z"));
     e.valid_until = Some(ts("2026-12-03T00:00:00Z"));
     let p = policy(vec![e], 1);
-    assert_eq!(p.decide("ABC1234", Some("us"), Some("gate"), ts(NOW)).action, Action::Open);
-    let early = p.decide("ABC1234", Some("us"), Some("gate"), ts("2026-11-30T23:59:59Z"));
-    assert_eq!((early.action, early.reason.as_str()), (Action::Deny, reason::NOT_YET_VALID));
+    assert_eq!(
+        p.decide("ABC1234", Some("us"), Some("gate"), ts(NOW))
+            .action,
+        Action::Open
+    );
+    let early = p.decide(
+        "ABC1234",
+        Some("us"),
+        Some("gate"),
+        ts("2026-11-30T23:59:59Z"),
+    );
+    assert_eq!(
+        (early.action, early.reason.as_str()),
+        (Action::Deny, reason::NOT_YET_VALID)
+    );
     assert_eq!(early.matched_entry.unwrap().id, 1);
-    let late = p.decide("ABC1234", Some("us"), Some("gate"), ts("2026-12-03T00:00:00Z"));
-    assert_eq!((late.action, late.reason.as_str()), (Action::Deny, reason::EXPIRED));
+    let late = p.decide(
+        "ABC1234",
+        Some("us"),
+        Some("gate"),
+        ts("2026-12-03T00:00:00Z"),
+    );
+    assert_eq!(
+        (late.action, late.reason.as_str()),
+        (Action::Deny, reason::EXPIRED)
+    );
 }
 
 #[test]
@@ -104,7 +155,11 @@ fn expired_deny_entry_no_longer_blocks() {
     let mut deny = entry(2, "ABC1234", ListKind::Deny);
     deny.valid_until = Some(ts("2026-01-01T00:00:00Z"));
     let p = policy(vec![entry(1, "ABC1234", ListKind::Allow), deny], 1);
-    assert_eq!(p.decide("ABC1234", Some("us"), Some("gate"), ts(NOW)).action, Action::Open);
+    assert_eq!(
+        p.decide("ABC1234", Some("us"), Some("gate"), ts(NOW))
+            .action,
+        Action::Open
+    );
 }
 
 #[test]
@@ -118,14 +173,36 @@ fn schedule_uses_the_site_time_zone() {
     // Wednesday 09:00 UTC is 06:00 at UTC-3: before the window there, inside it in UTC.
     let at = ts("2026-12-02T09:00:00Z");
     let d = local.decide("ABC1234", Some("us"), Some("gate"), at);
-    assert_eq!((d.action, d.reason.as_str()), (Action::Deny, reason::OUTSIDE_SCHEDULE));
-    assert_eq!(utc.decide("ABC1234", Some("us"), Some("gate"), at).action, Action::Open);
+    assert_eq!(
+        (d.action, d.reason.as_str()),
+        (Action::Deny, reason::OUTSIDE_SCHEDULE)
+    );
+    assert_eq!(
+        utc.decide("ABC1234", Some("us"), Some("gate"), at).action,
+        Action::Open
+    );
     // 21:30 UTC is 18:30 at UTC-3: inside there, outside in UTC.
     let at = ts("2026-12-02T21:30:00Z");
-    assert_eq!(local.decide("ABC1234", Some("us"), Some("gate"), at).action, Action::Open);
-    assert_eq!(utc.decide("ABC1234", Some("us"), Some("gate"), at).action, Action::Deny);
+    assert_eq!(
+        local.decide("ABC1234", Some("us"), Some("gate"), at).action,
+        Action::Open
+    );
+    assert_eq!(
+        utc.decide("ABC1234", Some("us"), Some("gate"), at).action,
+        Action::Deny
+    );
     // Saturday is not in the schedule.
-    assert_eq!(local.decide("ABC1234", Some("us"), Some("gate"), ts("2026-12-05T15:00:00Z")).action, Action::Deny);
+    assert_eq!(
+        local
+            .decide(
+                "ABC1234",
+                Some("us"),
+                Some("gate"),
+                ts("2026-12-05T15:00:00Z")
+            )
+            .action,
+        Action::Deny
+    );
 }
 
 #[test]
@@ -133,18 +210,25 @@ fn schedule_past_midnight() {
     let mut e = entry(1, "NIGHT01", ListKind::Allow);
     e.schedule = parse_schedule("fri 22:00-06:00").unwrap();
     let p = policy(vec![e], 1);
-    let open = |at: &str| p.decide("NIGHT01", Some("us"), Some("gate"), ts(at)).action == Action::Open;
+    let open =
+        |at: &str| p.decide("NIGHT01", Some("us"), Some("gate"), ts(at)).action == Action::Open;
     assert!(open("2026-12-04T23:00:00Z"), "Friday 23:00");
     assert!(open("2026-12-05T05:59:00Z"), "Saturday 05:59");
     assert!(!open("2026-12-05T06:00:00Z"), "Saturday 06:00");
     assert!(!open("2026-12-04T21:59:00Z"), "Friday 21:59");
     assert!(!open("2026-12-03T23:00:00Z"), "Thursday 23:00");
-    assert!(!open("2026-12-04T05:00:00Z"), "Friday 05:00 belongs to Thursday night");
+    assert!(
+        !open("2026-12-04T05:00:00Z"),
+        "Friday 05:00 belongs to Thursday night"
+    );
 }
 
 #[test]
 fn site_time_zone_by_name() {
-    let site = SiteSettings { timezone: "America/Sao_Paulo".into(), ..SiteSettings::default() };
+    let site = SiteSettings {
+        timezone: "America/Sao_Paulo".into(),
+        ..SiteSettings::default()
+    };
     let tz = site_time_zone(&site);
     let local = ts("2026-12-02T09:00:00Z").to_zoned(tz);
     assert_eq!(local.hour(), 6);
@@ -157,18 +241,31 @@ fn entry_limited_to_some_relays() {
     let mut e = entry(1, "ABC1234", ListKind::Allow);
     e.relays = vec!["side".into()];
     let p = policy(vec![e], 1);
-    assert_eq!(p.decide("ABC1234", Some("us"), Some("side"), ts(NOW)).action, Action::Open);
+    assert_eq!(
+        p.decide("ABC1234", Some("us"), Some("side"), ts(NOW))
+            .action,
+        Action::Open
+    );
     let d = p.decide("ABC1234", Some("us"), Some("gate"), ts(NOW));
-    assert_eq!((d.action, d.reason.as_str()), (Action::Deny, reason::WRONG_RELAY));
+    assert_eq!(
+        (d.action, d.reason.as_str()),
+        (Action::Deny, reason::WRONG_RELAY)
+    );
 }
 
 #[test]
 fn invalid_format_and_missing_relay_never_open() {
     let p = policy(vec![entry(1, "ABC1234", ListKind::Allow)], 1);
     let d = p.decide("ABC1234", None, Some("gate"), ts(NOW));
-    assert_eq!((d.action, d.reason.as_str()), (Action::Ignore, reason::INVALID_FORMAT));
+    assert_eq!(
+        (d.action, d.reason.as_str()),
+        (Action::Ignore, reason::INVALID_FORMAT)
+    );
     let d = p.decide("ABC1234", Some("us"), None, ts(NOW));
-    assert_eq!((d.action, d.reason.as_str()), (Action::Ignore, reason::NO_RELAY));
+    assert_eq!(
+        (d.action, d.reason.as_str()),
+        (Action::Ignore, reason::NO_RELAY)
+    );
 }
 
 #[test]
@@ -180,13 +277,37 @@ fn cooldown_per_plate_and_relay() {
     let first = p.decide_with_cooldown(&mut cooldown, "ABC1234", Some("us"), Some("gate"), at, t0);
     assert_eq!(first.action, Action::Open);
     // A slightly different read of the same car shares the cooldown (keyed by the entry).
-    let again = p.decide_with_cooldown(&mut cooldown, "A8C1234", Some("us"), Some("gate"), at, t0 + Duration::from_secs(10));
-    assert_eq!((again.action, again.reason.as_str()), (Action::Ignore, reason::COOLDOWN));
+    let again = p.decide_with_cooldown(
+        &mut cooldown,
+        "A8C1234",
+        Some("us"),
+        Some("gate"),
+        at,
+        t0 + Duration::from_secs(10),
+    );
+    assert_eq!(
+        (again.action, again.reason.as_str()),
+        (Action::Ignore, reason::COOLDOWN)
+    );
     assert_eq!(again.matched_entry.unwrap().id, 1);
-    let other_relay = p.decide_with_cooldown(&mut cooldown, "ABC1234", Some("us"), Some("side"), at, t0 + Duration::from_secs(10));
+    let other_relay = p.decide_with_cooldown(
+        &mut cooldown,
+        "ABC1234",
+        Some("us"),
+        Some("side"),
+        at,
+        t0 + Duration::from_secs(10),
+    );
     assert_eq!(other_relay.action, Action::Open);
     // The suppressed attempt did not extend the cooldown: 31 s after the first opening it opens.
-    let later = p.decide_with_cooldown(&mut cooldown, "ABC1234", Some("us"), Some("gate"), at, t0 + Duration::from_secs(31));
+    let later = p.decide_with_cooldown(
+        &mut cooldown,
+        "ABC1234",
+        Some("us"),
+        Some("gate"),
+        at,
+        t0 + Duration::from_secs(31),
+    );
     assert_eq!(later.action, Action::Open);
     // Denied plates are not subject to cooldown.
     let deny = p.decide_with_cooldown(&mut cooldown, "ZZZ9999", Some("us"), Some("gate"), at, t0);
@@ -224,16 +345,31 @@ fn csv_accepts_hand_written_files() {
     let text = "Plate,List,Label\r\nabc-1234,,Visitor\r\n\r\n xyz 987 ,DENY,\"Banned\"\r\n";
     let entries = parse_csv(text, "hand.csv").unwrap();
     assert_eq!(entries.len(), 2);
-    assert_eq!((entries[0].plate.as_str(), entries[0].list), ("ABC1234", ListKind::Allow));
-    assert_eq!((entries[1].plate.as_str(), entries[1].list, entries[1].label.as_str()), ("XYZ987", ListKind::Deny, "Banned"));
+    assert_eq!(
+        (entries[0].plate.as_str(), entries[0].list),
+        ("ABC1234", ListKind::Allow)
+    );
+    assert_eq!(
+        (
+            entries[1].plate.as_str(),
+            entries[1].list,
+            entries[1].label.as_str()
+        ),
+        ("XYZ987", ListKind::Deny, "Banned")
+    );
 }
 
 fn csv_error(text: &str) -> (usize, String, String) {
     match parse_csv(text, "staff.csv") {
         Err(e @ AccessError::Csv { .. }) => {
             let shown = e.to_string();
-            let AccessError::Csv { line, column, .. } = e else { unreachable!() };
-            assert!(shown.starts_with(&format!("staff.csv:{line}: column '{column}'")), "{shown}");
+            let AccessError::Csv { line, column, .. } = e else {
+                unreachable!()
+            };
+            assert!(
+                shown.starts_with(&format!("staff.csv:{line}: column '{column}'")),
+                "{shown}"
+            );
             (line, column, shown)
         }
         other => panic!("expected a CSV error, got {other:?}"),
@@ -243,13 +379,18 @@ fn csv_error(text: &str) -> (usize, String, String) {
 #[test]
 fn csv_errors_name_line_and_column() {
     let header = "plate,list,label,valid_from,valid_until,schedule,relays\n";
-    let (line, column, shown) = csv_error(&format!("{header}ABC1234,allow,a,,,,\nDEF5678,allow,b,yesterday,,,\n"));
+    let (line, column, shown) = csv_error(&format!(
+        "{header}ABC1234,allow,a,,,,\nDEF5678,allow,b,yesterday,,,\n"
+    ));
     assert_eq!((line, column.as_str()), (3, "valid_from"));
     assert!(shown.contains("yesterday"), "{shown}");
     // A quoted label spanning two lines moves the next record's line number.
-    let (line, column, _) = csv_error(&format!("{header}ABC1234,allow,\"two\nlines\",,,,\nDEF5678,maybe,b,,,,\n"));
+    let (line, column, _) = csv_error(&format!(
+        "{header}ABC1234,allow,\"two\nlines\",,,,\nDEF5678,maybe,b,,,,\n"
+    ));
     assert_eq!((line, column.as_str()), (4, "list"));
-    let (line, column, shown) = csv_error(&format!("{header}ABC1234,allow,a,,,mon-fry 07:00-19:00,\n"));
+    let (line, column, shown) =
+        csv_error(&format!("{header}ABC1234,allow,a,,,mon-fry 07:00-19:00,\n"));
     assert_eq!((line, column.as_str()), (2, "schedule"));
     assert!(shown.contains("fry"), "{shown}");
     let (line, column, _) = csv_error(&format!("{header}ABC1234,allow\nabc 1234,deny\n"));
@@ -258,7 +399,9 @@ fn csv_errors_name_line_and_column() {
     assert_eq!((line, column.as_str()), (1, "colour"));
     let (line, _, _) = csv_error(&format!("{header}ABC1234,allow,\"open quote,,,,\n"));
     assert_eq!(line, 2);
-    let (line, column, _) = csv_error(&format!("{header}ABC1234,allow,a,2027-01-01T00:00:00Z,2026-01-01T00:00:00Z,,\n"));
+    let (line, column, _) = csv_error(&format!(
+        "{header}ABC1234,allow,a,2027-01-01T00:00:00Z,2026-01-01T00:00:00Z,,\n"
+    ));
     assert_eq!((line, column.as_str()), (2, "valid_until"));
 }
 
@@ -266,7 +409,10 @@ fn csv_errors_name_line_and_column() {
 fn csv_file_errors_name_the_file() {
     let missing = std::path::Path::new("/nonexistent/boomgate/allow.csv");
     let e = boomgate::access::read_csv_file(missing).unwrap_err();
-    assert!(e.to_string().contains("/nonexistent/boomgate/allow.csv"), "{e}");
+    assert!(
+        e.to_string().contains("/nonexistent/boomgate/allow.csv"),
+        "{e}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("allow.csv");
     std::fs::write(&path, "plate,list\nABC1234,allow\n").unwrap();

@@ -7,17 +7,35 @@ use std::time::Duration;
 
 #[test]
 fn rtsp_camera_outage_and_return() {
-    let (clip, _) = clip(&["--plates", "ABC1234:br-old", "--seed", "31", "--wait-s", "1"]);
+    let (clip, _) = clip(&[
+        "--plates",
+        "ABC1234:br-old",
+        "--seed",
+        "31",
+        "--wait-s",
+        "1",
+    ]);
     let port = free_port();
     let server = RtspServer::start(port, &clip);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = gate_config(dir.path(), &format!("rtsp://127.0.0.1:{port}/lane"), false, None, "");
+    let cfg = gate_config(
+        dir.path(),
+        &format!("rtsp://127.0.0.1:{port}/lane"),
+        false,
+        None,
+        "",
+    );
     let d = Daemon::start(&cfg);
     let passes = |l: &str| l.matches("vehicle pass").count();
-    assert!(d.wait_log(Duration::from_secs(90), |l| passes(l) >= 1), "no read from RTSP: {}", d.log());
+    assert!(
+        d.wait_log(Duration::from_secs(90), |l| passes(l) >= 1),
+        "no read from RTSP: {}",
+        d.log()
+    );
     server.stop();
     assert!(
-        d.wait_log(Duration::from_secs(60), |l| l.contains("camera state") && l.contains("reconnecting")),
+        d.wait_log(Duration::from_secs(60), |l| l.contains("camera state")
+            && l.contains("reconnecting")),
         "outage not visible: {}",
         d.log()
     );

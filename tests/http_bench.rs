@@ -25,12 +25,20 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 /// Keep-alive HTTP/1.1 GETs in a loop until `stop`; counts complete 200 responses.
-async fn load_client(addr: SocketAddr, paths: &'static [&'static str], stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
+async fn load_client(
+    addr: SocketAddr,
+    paths: &'static [&'static str],
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
-        let req = format!("GET {} HTTP/1.1\r\nHost: bench\r\n\r\n", paths[i % paths.len()]);
+        let req = format!(
+            "GET {} HTTP/1.1\r\nHost: bench\r\n\r\n",
+            paths[i % paths.len()]
+        );
         i += 1;
         s.write_all(req.as_bytes()).await.expect("write");
         buf.clear();
@@ -43,7 +51,13 @@ async fn load_client(addr: SocketAddr, paths: &'static [&'static str], stop: Arc
             if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&buf[..p]).to_ascii_lowercase();
                 assert!(head.starts_with("http/1.1 200"), "{head}");
-                let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).expect("content-length").trim().parse().unwrap();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .expect("content-length")
+                    .trim()
+                    .parse()
+                    .unwrap();
                 break (p + 4, len);
             }
         };
@@ -66,7 +80,11 @@ fn frames_analysed(addr: SocketAddr) -> u64 {
 fn ureq_get(addr: SocketAddr, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out.split_once("\r\n\r\n").unwrap().1.to_string()
@@ -76,16 +94,37 @@ fn ureq_get(addr: SocketAddr, path: &str) -> String {
 #[ignore = "benchmark: run with --ignored --nocapture"]
 fn http_load_and_live_feed_beside_the_pipeline() {
     let (clip, _) = clip(&[
-        "--width", "1920", "--height", "1080", "--plates", "QRS5678:br-old,4MNP920:us,RIO3B45:br-mercosul,KLM2T08:br-mercosul", "--seed", "12",
+        "--width",
+        "1920",
+        "--height",
+        "1080",
+        "--plates",
+        "QRS5678:br-old,4MNP920:us,RIO3B45:br-mercosul,KLM2T08:br-mercosul",
+        "--seed",
+        "12",
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = gate_config(dir.path(), &format!("file://{}", clip.display()), true, None, "");
+    let cfg = gate_config(
+        dir.path(),
+        &format!("file://{}", clip.display()),
+        true,
+        None,
+        "",
+    );
     let d = Daemon::start(&cfg);
     let addr = d.http_addr(Duration::from_secs(60));
-    assert!(d.wait_log(Duration::from_secs(60), |l| l.contains("camera streaming")), "{}", d.log());
+    assert!(
+        d.wait_log(Duration::from_secs(60), |l| l.contains("camera streaming")),
+        "{}",
+        d.log()
+    );
     std::thread::sleep(Duration::from_secs(3));
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     // Live-feed clients for the whole run: delivery latency = receive time - decision time
     // (capture time + frame_to_decision_ms, both on this host's clock).
     let latencies = Arc::new(std::sync::Mutex::new(Vec::<f64>::new()));
@@ -93,17 +132,31 @@ fn http_load_and_live_feed_beside_the_pipeline() {
     let mut ws_tasks = Vec::new();
     for _ in 0..WS_CLIENTS {
         let (lat, stop) = (latencies.clone(), ws_stop.clone());
-        let (mut ws, _) = rt.block_on(tokio_tungstenite::connect_async(format!("ws://{addr}/ws/events"))).expect("ws connect");
+        let (mut ws, _) = rt
+            .block_on(tokio_tungstenite::connect_async(format!(
+                "ws://{addr}/ws/events"
+            )))
+            .expect("ws connect");
         ws_tasks.push(rt.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_millis(500), ws.next()).await else { continue };
+                let Ok(Some(Ok(msg))) =
+                    tokio::time::timeout(Duration::from_millis(500), ws.next()).await
+                else {
+                    continue;
+                };
                 let now = jiff::Timestamp::now();
                 if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
                     let v: serde_json::Value = serde_json::from_str(&t).unwrap();
                     if v["type"] == "detection" {
-                        let captured: jiff::Timestamp = v["event"]["captured_at"].as_str().unwrap().parse().unwrap();
-                        let decided_ms = captured.as_millisecond() as f64 + v["event"]["latency"]["frame_to_decision_ms"].as_f64().unwrap();
-                        lat.lock().unwrap().push(now.as_millisecond() as f64 - decided_ms);
+                        let captured: jiff::Timestamp =
+                            v["event"]["captured_at"].as_str().unwrap().parse().unwrap();
+                        let decided_ms = captured.as_millisecond() as f64
+                            + v["event"]["latency"]["frame_to_decision_ms"]
+                                .as_f64()
+                                .unwrap();
+                        lat.lock()
+                            .unwrap()
+                            .push(now.as_millisecond() as f64 - decided_ms);
                     }
                 }
             }
@@ -122,7 +175,9 @@ fn http_load_and_live_feed_beside_the_pipeline() {
     let done = Arc::new(AtomicU64::new(0));
     let f1 = frames_analysed(addr);
     let t1 = Instant::now();
-    let load: Vec<_> = (0..LOAD_CLIENTS).map(|_| rt.spawn(load_client(addr, PATHS, stop.clone(), done.clone()))).collect();
+    let load: Vec<_> = (0..LOAD_CLIENTS)
+        .map(|_| rt.spawn(load_client(addr, PATHS, stop.clone(), done.clone())))
+        .collect();
     std::thread::sleep(PHASE);
     stop.store(true, Ordering::Relaxed);
     let requests = done.load(Ordering::Relaxed);
@@ -138,7 +193,10 @@ fn http_load_and_live_feed_beside_the_pipeline() {
     let mut lat = latencies.lock().unwrap().clone();
     let n = lat.len();
     println!("HTTP: {LOAD_CLIENTS} keep-alive clients on /api/status + /api/events?limit=20: {:.0} req/s ({requests} in {secs:.1} s)", requests as f64 / secs);
-    println!("pipeline: {fps_alone:.1} fps alone, {fps_loaded:.1} fps under HTTP load: ratio {:.2}", fps_loaded / fps_alone);
+    println!(
+        "pipeline: {fps_alone:.1} fps alone, {fps_loaded:.1} fps under HTTP load: ratio {:.2}",
+        fps_loaded / fps_alone
+    );
     println!(
         "live feed: {n} detections to {WS_CLIENTS} clients, decision-to-client p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
         percentile(&mut lat, 0.5),

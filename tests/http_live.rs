@@ -27,9 +27,19 @@ fn event(i: usize) -> Event {
         // Bulk, so a client that does not read fills its socket buffers quickly.
         char_confidences: vec![0.123_456; 1500],
         candidates: vec![],
-        bbox: BBox { x1: 1.0, y1: 2.0, x2: 3.0, y2: 4.0 },
+        bbox: BBox {
+            x1: 1.0,
+            y1: 2.0,
+            x2: 3.0,
+            y2: 4.0,
+        },
         format: None,
-        decision: Decision { action: Action::Deny, reason: "not_listed".into(), matched_entry: None, distance: None },
+        decision: Decision {
+            action: Action::Deny,
+            reason: "not_listed".into(),
+            matched_entry: None,
+            distance: None,
+        },
         relay: None,
         crop_url: None,
         frame_url: None,
@@ -40,21 +50,41 @@ fn event(i: usize) -> Event {
 
 #[test]
 fn a_stalled_client_is_dropped_while_a_reading_client_gets_everything_in_order() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.site.id = "test".into();
     config.storage.data_dir = dir.path().join("data");
     config.http.listen = "127.0.0.1:0".into();
     config.http.live_buffer = 8;
-    config.relays = vec![RelaySettings { id: "gate".into(), ..RelaySettings::default() }];
+    config.relays = vec![RelaySettings {
+        id: "gate".into(),
+        ..RelaySettings::default()
+    }];
     let (sink, _log) = relay_log_channel(16);
-    let relays = Arc::new(RelayController::new(&config.relays, &SimulatedLines::new(), sink).unwrap());
+    let relays =
+        Arc::new(RelayController::new(&config.relays, &SimulatedLines::new(), sink).unwrap());
     let (decided, _) = broadcast::channel(64);
     let (_stored_tx, stored) = broadcast::channel(4);
     let shutdown = Shutdown::new();
-    let feeds = EventFeeds { decided: decided.subscribe(), stored };
-    let server = HttpServer::spawn(&config, Arc::new(Metrics::new()), relays, feeds, Versions::default(), shutdown.clone(), rt.handle()).expect("server");
+    let feeds = EventFeeds {
+        decided: decided.subscribe(),
+        stored,
+    };
+    let server = HttpServer::spawn(
+        &config,
+        Arc::new(Metrics::new()),
+        relays,
+        feeds,
+        Versions::default(),
+        shutdown.clone(),
+        rt.handle(),
+    )
+    .expect("server");
     let url = format!("ws://{}/ws/events", server.local_addr());
 
     const N: usize = 3000;
@@ -122,5 +152,9 @@ fn a_stalled_client_is_dropped_while_a_reading_client_gets_everything_in_order()
         assert!(detections < N, "the stalled client did not get everything");
     });
     shutdown.trigger();
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), server.stopped()).await.expect("server stops") });
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), server.stopped())
+            .await
+            .expect("server stops")
+    });
 }

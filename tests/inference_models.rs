@@ -19,35 +19,61 @@ fn shipped(threads: u32) -> Option<(Runtime, Config)> {
     config.detector.threads = threads;
     config.ocr.threads = threads;
     let (d, o) = sidecar_paths(&config);
-    let needed = [d, o, fixtures().join("plates/truth.json"), fixtures().join("models/reference.json")];
+    let needed = [
+        d,
+        o,
+        fixtures().join("plates/truth.json"),
+        fixtures().join("models/reference.json"),
+    ];
     if let Some(missing) = needed.iter().find(|p| !p.exists()) {
-        eprintln!("note: skipping shipped-model test, {} is absent (models not merged yet)", missing.display());
+        eprintln!(
+            "note: skipping shipped-model test, {} is absent (models not merged yet)",
+            missing.display()
+        );
         return None;
     }
-    let runtime = Runtime::load(&RuntimeSettings::default()).expect("LiteRT library (run scripts/bootstrap.sh)");
+    let runtime = Runtime::load(&RuntimeSettings::default())
+        .expect("LiteRT library (run scripts/bootstrap.sh)");
     Some((runtime, config))
 }
 
 fn load_frame(path: &Path) -> Frame {
-    let img = image::open(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display())).to_rgb8();
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .to_rgb8();
     Frame::from_rgb("fixture".into(), img.width(), img.height(), img.as_raw())
 }
 
 fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
 fn rendered_plates_read_exactly() {
-    let Some((rt, config)) = shipped(1) else { return };
+    let Some((rt, config)) = shipped(1) else {
+        return;
+    };
     let mut rec = Recognizer::load(&rt, &config).expect("load shipped models");
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(fixtures().join("plates")).expect("plates dir").flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(fixtures().join("plates"))
+        .expect("plates dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "png")) {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let Some((_, want)) = stem.rsplit_once('_') else { continue };
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+    {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let Some((_, want)) = stem.rsplit_once('_') else {
+            continue;
+        };
         let frame = load_frame(path);
         let whole = BBox::new(0.0, 0.0, frame.width as f32, frame.height as f32);
         let got = rec.reader().read(&frame, &whole).expect("read");
@@ -61,7 +87,9 @@ fn rendered_plates_read_exactly() {
 
 #[test]
 fn scenes_give_the_truth_boxes_and_texts() {
-    let Some((rt, mut config)) = shipped(1) else { return };
+    let Some((rt, mut config)) = shipped(1) else {
+        return;
+    };
     // The truth was made by reading the detector's box as is (scripts/make_fixtures.py); the
     // shipped detector's boxes already carry a margin around the plate.
     config.ocr.crop_margin = 0.0;
@@ -74,10 +102,23 @@ fn scenes_give_the_truth_boxes_and_texts() {
         let result = rec.recognize(&frame, None).expect("recognize");
         for p in plates.as_array().expect("list of plates") {
             let v = p.as_array().expect("[x1, y1, x2, y2, text]");
-            let want = BBox::new(v[0].as_f64().unwrap_or(0.0) as f32, v[1].as_f64().unwrap_or(0.0) as f32, v[2].as_f64().unwrap_or(0.0) as f32, v[3].as_f64().unwrap_or(0.0) as f32);
+            let want = BBox::new(
+                v[0].as_f64().unwrap_or(0.0) as f32,
+                v[1].as_f64().unwrap_or(0.0) as f32,
+                v[2].as_f64().unwrap_or(0.0) as f32,
+                v[3].as_f64().unwrap_or(0.0) as f32,
+            );
             let text = v[4].as_str().unwrap_or_default();
-            let hit = result.plates.iter().find(|f| f.plate_box.bbox.iou(&want) >= 0.5);
-            let hit = hit.unwrap_or_else(|| panic!("{file}: no box with IoU >= 0.5 to {want:?}; found {:?}", result.plates));
+            let hit = result
+                .plates
+                .iter()
+                .find(|f| f.plate_box.bbox.iou(&want) >= 0.5);
+            let hit = hit.unwrap_or_else(|| {
+                panic!(
+                    "{file}: no box with IoU >= 0.5 to {want:?}; found {:?}",
+                    result.plates
+                )
+            });
             assert_eq!(hit.text.text, text, "{file}: {:?}", hit);
         }
         assert!(result.detect_ms > 0.0 && result.ocr_ms > 0.0);
@@ -86,26 +127,45 @@ fn scenes_give_the_truth_boxes_and_texts() {
 
 #[test]
 fn outputs_match_the_python_reference() {
-    let Some((rt, config)) = shipped(1) else { return };
+    let Some((rt, config)) = shipped(1) else {
+        return;
+    };
     let mut rec = Recognizer::load(&rt, &config).expect("load shipped models");
     let reference = json(&fixtures().join("models/reference.json"));
     if let Some(det) = reference.get("detector") {
         let frame = load_frame(&fixtures().join(det["input"].as_str().expect("detector.input")));
         let outs = rec.detector().raw_outputs(&frame).expect("run detector");
         let sidecar = rec.detector().sidecar().sidecar.clone();
-        let boxes_at = sidecar.outputs.iter().position(|o| o.name == "boxes").expect("boxes output");
-        let scores_at = sidecar.outputs.iter().position(|o| o.name == "scores").expect("scores output");
-        let scale = sidecar.outputs[scores_at].quantization.map(|q| q.scale).unwrap_or(0.0);
+        let boxes_at = sidecar
+            .outputs
+            .iter()
+            .position(|o| o.name == "boxes")
+            .expect("boxes output");
+        let scores_at = sidecar
+            .outputs
+            .iter()
+            .position(|o| o.name == "scores")
+            .expect("scores output");
+        let scale = sidecar.outputs[scores_at]
+            .quantization
+            .map(|q| q.scale)
+            .unwrap_or(0.0);
         // Quantisation step plus the resize difference the reference notes (a few hundredths).
         let tolerance = 0.06 + 2.0 * scale;
         for cell in det["top3"].as_array().expect("top3") {
             let k = cell["cell"].as_u64().expect("cell") as usize;
             let want = cell["score"].as_f64().expect("score") as f32;
             let got = outs[scores_at][k];
-            assert!((got - want).abs() <= tolerance, "cell {k}: score {got} vs reference {want}");
+            assert!(
+                (got - want).abs() <= tolerance,
+                "cell {k}: score {got} vs reference {want}"
+            );
             for (c, w) in cell["box"].as_array().expect("box").iter().enumerate() {
                 let (g, w) = (outs[boxes_at][4 * k + c], w.as_f64().unwrap_or(0.0) as f32);
-                assert!((g - w).abs() <= 0.03, "cell {k} box[{c}]: {g} vs reference {w}");
+                assert!(
+                    (g - w).abs() <= 0.03,
+                    "cell {k} box[{c}]: {g} vs reference {w}"
+                );
             }
         }
     }
@@ -114,15 +174,41 @@ fn outputs_match_the_python_reference() {
         let whole = BBox::new(0.0, 0.0, frame.width as f32, frame.height as f32);
         let read = rec.reader().read(&frame, &whole).expect("read");
         assert_eq!(read.text, ocr["text"].as_str().unwrap_or_default());
-        for (got, want) in read.char_confidences.iter().zip(ocr["char_confidence"].as_array().expect("char_confidence")) {
+        for (got, want) in read
+            .char_confidences
+            .iter()
+            .zip(ocr["char_confidence"].as_array().expect("char_confidence"))
+        {
             let want = want.as_f64().unwrap_or(0.0) as f32;
-            assert!((got - want).abs() <= 0.1, "char confidence {got} vs reference {want}");
+            assert!(
+                (got - want).abs() <= 0.1,
+                "char confidence {got} vs reference {want}"
+            );
         }
-        let probs = rec.reader().step_probabilities(&frame, &whole).expect("probabilities");
-        let argmax: Vec<u64> = probs.iter().map(|p| p.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a }).0 as u64).collect();
-        let want: Vec<u64> = ocr["argmax"].as_array().expect("argmax").iter().filter_map(|v| v.as_u64()).collect();
+        let probs = rec
+            .reader()
+            .step_probabilities(&frame, &whole)
+            .expect("probabilities");
+        let argmax: Vec<u64> = probs
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .enumerate()
+                    .fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a })
+                    .0 as u64
+            })
+            .collect();
+        let want: Vec<u64> = ocr["argmax"]
+            .as_array()
+            .expect("argmax")
+            .iter()
+            .filter_map(|v| v.as_u64())
+            .collect();
         let same = argmax.iter().zip(&want).filter(|(a, b)| a == b).count();
-        assert!(same * 10 >= want.len() * 9, "argmax {argmax:?} vs reference {want:?}");
+        assert!(
+            same * 10 >= want.len() * 9,
+            "argmax {argmax:?} vs reference {want:?}"
+        );
     }
 }
 
@@ -130,7 +216,9 @@ fn outputs_match_the_python_reference() {
 fn full_hd_scene() -> Option<Frame> {
     let truth = json(&fixtures().join("plates/truth.json"));
     let file = truth.as_object()?.keys().next()?.clone();
-    let img = image::open(fixtures().join("plates").join(file)).ok()?.to_rgb8();
+    let img = image::open(fixtures().join("plates").join(file))
+        .ok()?
+        .to_rgb8();
     let img = image::imageops::resize(&img, 1920, 1080, image::imageops::FilterType::Triangle);
     Some(Frame::from_rgb("bench".into(), 1920, 1080, img.as_raw()))
 }
@@ -139,7 +227,9 @@ fn full_hd_scene() -> Option<Frame> {
 #[ignore = "slow: benchmark, prints detector and OCR times"]
 fn benchmark_detector_and_ocr_on_a_1080p_frame() {
     for threads in [1, 2] {
-        let Some((rt, config)) = shipped(threads) else { return };
+        let Some((rt, config)) = shipped(threads) else {
+            return;
+        };
         let mut rec = Recognizer::load(&rt, &config).expect("load shipped models");
         let Some(frame) = full_hd_scene() else { return };
         let first = rec.recognize(&frame, None).expect("warm-up");
@@ -153,7 +243,11 @@ fn benchmark_detector_and_ocr_on_a_1080p_frame() {
             plates += r.plates.len();
         }
         let wall = started.elapsed().as_secs_f32() * 1000.0 / runs as f32;
-        let per_plate = if plates > 0 { ocr / plates as f32 } else { f32::NAN };
+        let per_plate = if plates > 0 {
+            ocr / plates as f32
+        } else {
+            f32::NAN
+        };
         println!(
             "threads={threads}: detector {:.2} ms/frame (incl. letterbox from I420), OCR {:.2} ms/plate, \
              {:.2} ms/frame total, {} plate(s) per frame: {:?}",

@@ -19,16 +19,29 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow: benchmark"]
 async fn outbox_drain_versus_raw_qos1() {
-    let n: usize = std::env::var("BOOMGATE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("BOOMGATE_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let broker = Broker::start(&tmp.path().join("broker"), "allow_anonymous true\nmax_queued_messages 0");
+    let broker = Broker::start(
+        &tmp.path().join("broker"),
+        "allow_anonymous true\nmax_queued_messages 0",
+    );
 
     let events: Vec<Event> = (0..n).map(|i| sample_event(i, Action::Deny)).collect();
     let t = Instant::now();
     let mut store = Store::open(&data).unwrap();
     for chunk in events.chunks(500) {
-        let batch: Vec<NewEvent> = chunk.iter().map(|e| NewEvent { event: e, crop_jpeg: None, frame_jpeg: None }).collect();
+        let batch: Vec<NewEvent> = chunk
+            .iter()
+            .map(|e| NewEvent {
+                event: e,
+                crop_jpeg: None,
+                frame_jpeg: None,
+            })
+            .collect();
         store.insert_events(&batch, &["mqtt"]).unwrap();
     }
     let insert_rate = n as f64 / t.elapsed().as_secs_f64();
@@ -40,12 +53,24 @@ async fn outbox_drain_versus_raw_qos1() {
     let metrics = Arc::new(Metrics::new());
     let (wake, _) = tokio::sync::broadcast::channel::<Arc<Event>>(8);
     let t = Instant::now();
-    let p = Publisher::spawn(&config, &data, relays(&SimulatedLines::new()), metrics.clone(), wake.subscribe(), shutdown.clone(), &tokio::runtime::Handle::current()).unwrap();
+    let p = Publisher::spawn(
+        &config,
+        &data,
+        relays(&SimulatedLines::new()),
+        metrics.clone(),
+        wake.subscribe(),
+        shutdown.clone(),
+        &tokio::runtime::Handle::current(),
+    )
+    .unwrap();
     loop {
         if store.outbox_stats().unwrap().0 == 0 {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(600), "drain did not finish");
+        assert!(
+            t.elapsed() < Duration::from_secs(600),
+            "drain did not finish"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drain_rate = n as f64 / t.elapsed().as_secs_f64();
@@ -59,7 +84,10 @@ async fn outbox_drain_versus_raw_qos1() {
     let t = Instant::now();
     let sender = tokio::spawn(async move {
         for _ in 0..n {
-            client.publish("bench/raw", QoS::AtLeastOnce, false, payload.clone()).await.unwrap();
+            client
+                .publish("bench/raw", QoS::AtLeastOnce, false, payload.clone())
+                .await
+                .unwrap();
         }
         client
     });

@@ -13,12 +13,24 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-fn spawn(config: &boomgate::config::Config, data: &std::path::Path, wake: &broadcast::Sender<Arc<Event>>) -> (Publisher, Shutdown, Arc<Metrics>) {
+fn spawn(
+    config: &boomgate::config::Config,
+    data: &std::path::Path,
+    wake: &broadcast::Sender<Arc<Event>>,
+) -> (Publisher, Shutdown, Arc<Metrics>) {
     let shutdown = Shutdown::new();
     let metrics = Arc::new(Metrics::new());
     let lines = SimulatedLines::new();
-    let p = Publisher::spawn(config, data, relays(&lines), metrics.clone(), wake.subscribe(), shutdown.clone(), &tokio::runtime::Handle::current())
-        .expect("publisher starts");
+    let p = Publisher::spawn(
+        config,
+        data,
+        relays(&lines),
+        metrics.clone(),
+        wake.subscribe(),
+        shutdown.clone(),
+        &tokio::runtime::Handle::current(),
+    )
+    .expect("publisher starts");
     (p, shutdown, metrics)
 }
 
@@ -37,13 +49,25 @@ async fn every_event_arrives_once_in_order_with_the_stored_payload() {
     let mut expected = insert_events(&data, 0..40, &["mqtt"], |_| Action::Deny);
     let (wake, _) = broadcast::channel(64);
     let (publisher, shutdown, metrics) = spawn(&mqtt_config(broker.port), &data, &wake);
-    for ev in insert_events(&data, 40..60, &["mqtt"], |i| if i % 2 == 0 { Action::Open } else { Action::Ignore }) {
+    for ev in insert_events(&data, 40..60, &["mqtt"], |i| {
+        if i % 2 == 0 {
+            Action::Open
+        } else {
+            Action::Ignore
+        }
+    }) {
         let _ = wake.send(Arc::new(ev.clone()));
         expected.push(ev);
     }
     let got = collect_until(rx, 20, |m| m.len() >= expected.len()).await;
-    let payloads: Vec<Event> = got.iter().map(|m| serde_json::from_slice(&m.payload).expect("payload is a store::Event")).collect();
-    assert_eq!(payloads, expected, "events arrive in store order with the stored JSON");
+    let payloads: Vec<Event> = got
+        .iter()
+        .map(|m| serde_json::from_slice(&m.payload).expect("payload is a store::Event"))
+        .collect();
+    assert_eq!(
+        payloads, expected,
+        "events arrive in store order with the stored JSON"
+    );
     wait_for("outbox empty", 10, || outbox_depth(&data) == 0).await;
     assert_eq!(metrics.mqtt_published.load(Ordering::Relaxed), 60);
     assert!(metrics.mqtt_connected.load(Ordering::Relaxed));
@@ -67,25 +91,42 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     collect_until(&mut sub.rx, 20, |m| m.len() >= 10).await;
     broker.stop();
     proxy.cut().await;
-    wait_for("publisher notices the outage", 20, || !metrics.mqtt_connected.load(Ordering::Relaxed)).await;
+    wait_for("publisher notices the outage", 20, || {
+        !metrics.mqtt_connected.load(Ordering::Relaxed)
+    })
+    .await;
     // Events keep coming while the broker is away.
     for ev in insert_events(&data, 10..40, &["mqtt"], |_| Action::Open) {
         let _ = wake.send(Arc::new(ev.clone()));
         expected.push(ev);
     }
-    wait_for("a failed reconnect", 20, || metrics.mqtt_connect_failures.load(Ordering::Relaxed) >= 1).await;
+    wait_for("a failed reconnect", 20, || {
+        metrics.mqtt_connect_failures.load(Ordering::Relaxed) >= 1
+    })
+    .await;
     // The last of the first ten may still wait for a PUBACK that the outage swallowed.
-    assert!(outbox_depth(&data) >= 30, "undelivered events wait in the outbox");
+    assert!(
+        outbox_depth(&data) >= 30,
+        "undelivered events wait in the outbox"
+    );
     broker.resume();
     sub.wait_subacks(2).await;
     proxy.restore().await;
     let after_outage = |m: &[Msg]| -> Vec<String> {
         let early = ids(&expected[..10]);
-        first_seen_ids(m).0.into_iter().filter(|id| !early.contains(id)).collect()
+        first_seen_ids(m)
+            .0
+            .into_iter()
+            .filter(|id| !early.contains(id))
+            .collect()
     };
     let got = collect_until(&mut sub.rx, 30, |m| after_outage(m).len() >= 30).await;
     let total = got.len();
-    assert_eq!(after_outage(&got), ids(&expected[10..]), "every event after the outage, in order (resends of earlier ones allowed)");
+    assert_eq!(
+        after_outage(&got),
+        ids(&expected[10..]),
+        "every event after the outage, in order (resends of earlier ones allowed)"
+    );
     println!("outage: {} messages for 30 events", total);
     wait_for("outbox empty", 10, || outbox_depth(&data) == 0).await;
     shutdown.trigger();
@@ -120,7 +161,11 @@ async fn a_crashed_publisher_leaves_rows_that_the_next_one_delivers() {
     got.extend(rest);
     wait_for("outbox empty", 20, || outbox_depth(&data) == 0).await;
     let (order, total) = first_seen_ids(&got);
-    assert_eq!(order, ids(&expected), "every event, in first-seen order; duplicates only of delivered ids");
+    assert_eq!(
+        order,
+        ids(&expected),
+        "every event, in first-seen order; duplicates only of delivered ids"
+    );
     println!("crash: {total} messages for 300 events");
     shutdown.trigger();
     second.stopped().await;
@@ -131,20 +176,44 @@ async fn last_will_on_crash_online_on_restart_offline_on_clean_stop() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let broker = Broker::start(&tmp.path().join("broker"), "allow_anonymous true");
-    let mut sub = subscribe(broker.port, "sub-avail", &["boomgate/test/availability", "boomgate/test/relay/+/state", "boomgate/test/status"]).await;
+    let mut sub = subscribe(
+        broker.port,
+        "sub-avail",
+        &[
+            "boomgate/test/availability",
+            "boomgate/test/relay/+/state",
+            "boomgate/test/status",
+        ],
+    )
+    .await;
     let rx = &mut sub.rx;
     let (wake, _) = broadcast::channel(64);
     let config = mqtt_config(broker.port);
     // Availability is a retained state: what counts is its latest value (a reconnect on a loaded
     // machine may legitimately add an `offline`/`online` pair).
-    let avail = |m: &[Msg]| m.iter().filter(|m| m.topic.ends_with("/availability")).map(Msg::text).last();
+    let avail = |m: &[Msg]| {
+        m.iter()
+            .filter(|m| m.topic.ends_with("/availability"))
+            .map(Msg::text)
+            .last()
+    };
     let is = |want: &'static str| move |m: &[Msg]| avail(m).as_deref() == Some(want);
     let (first, _s1, _) = spawn(&config, &data, &wake);
-    let got = collect_until(rx, 10, |m| is("online")(m) && m.iter().any(|m| m.topic.ends_with("/status"))).await;
-    assert!(got.iter().any(|m| m.topic == "boomgate/test/relay/gate/state" && m.text() == "closed"), "relay state published on connect");
+    let got = collect_until(rx, 10, |m| {
+        is("online")(m) && m.iter().any(|m| m.topic.ends_with("/status"))
+    })
+    .await;
+    assert!(
+        got.iter()
+            .any(|m| m.topic == "boomgate/test/relay/gate/state" && m.text() == "closed"),
+        "relay state published on connect"
+    );
     let status = got.iter().find(|m| m.topic.ends_with("/status")).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&status.payload).unwrap();
-    assert!(v["outbox"]["depth"].is_u64() && v["relays"]["gate"] == "closed", "status payload: {v}");
+    assert!(
+        v["outbox"]["depth"].is_u64() && v["relays"]["gate"] == "closed",
+        "status payload: {v}"
+    );
     first.abort();
     collect_until(rx, 10, is("offline")).await;
     let (second, shutdown, _) = spawn(&config, &data, &wake);

@@ -21,7 +21,16 @@ async fn discovery_configs_are_retained_and_republished_on_ha_online() {
     config.homeassistant.enabled = true;
     let shutdown = Shutdown::new();
     let (wake, _) = tokio::sync::broadcast::channel::<Arc<Event>>(8);
-    let p = Publisher::spawn(&config, &tmp.path().join("data"), relays(&SimulatedLines::new()), Arc::new(Metrics::new()), wake.subscribe(), shutdown.clone(), &tokio::runtime::Handle::current()).unwrap();
+    let p = Publisher::spawn(
+        &config,
+        &tmp.path().join("data"),
+        relays(&SimulatedLines::new()),
+        Arc::new(Metrics::new()),
+        wake.subscribe(),
+        shutdown.clone(),
+        &tokio::runtime::Handle::current(),
+    )
+    .unwrap();
     let want = [
         "homeassistant/sensor/boomgate_test/last_plate/config",
         "homeassistant/sensor/boomgate_test/outbox_depth/config",
@@ -36,18 +45,31 @@ async fn discovery_configs_are_retained_and_republished_on_ha_online() {
     assert_eq!(topics, sorted);
     for m in &got {
         let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
-        assert_eq!(v["availability_topic"], "boomgate/test/availability", "{}", m.topic);
-        assert!(v["unique_id"].as_str().unwrap().starts_with("boomgate_test_"));
+        assert_eq!(
+            v["availability_topic"], "boomgate/test/availability",
+            "{}",
+            m.topic
+        );
+        assert!(v["unique_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("boomgate_test_"));
     }
     let button = got.iter().find(|m| m.topic.contains("/button/")).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&button.payload).unwrap();
-    assert_eq!((v["command_topic"].as_str(), v["payload_press"].as_str()), (Some("boomgate/test/relay/gate/set"), Some("OPEN")));
+    assert_eq!(
+        (v["command_topic"].as_str(), v["payload_press"].as_str()),
+        (Some("boomgate/test/relay/gate/set"), Some("OPEN"))
+    );
     // A late subscriber sees them retained.
     let mut late = subscribe(broker.port, "sub-ha-late", &["homeassistant/+/+/+/config"]).await;
     let again = collect_until(&mut late.rx, 10, |m| m.len() >= want.len()).await;
     assert!(again.iter().all(|m| m.retain));
     // Home Assistant restarts: it announces `online`, the configs come again.
-    sub.client.publish("homeassistant/status", QoS::AtLeastOnce, false, "online").await.unwrap();
+    sub.client
+        .publish("homeassistant/status", QoS::AtLeastOnce, false, "online")
+        .await
+        .unwrap();
     let again = collect_until(&mut sub.rx, 10, |m| m.len() >= want.len()).await;
     assert_eq!(again.len(), want.len());
     shutdown.trigger();

@@ -23,7 +23,11 @@ fn event(i: usize, at: jiff::Timestamp) -> Event {
     Event {
         event_id: format!("b-{i:07}"),
         site: "gate1".into(),
-        camera: if i % 3 == 0 { "cam2".into() } else { "cam1".into() },
+        camera: if i % 3 == 0 {
+            "cam2".into()
+        } else {
+            "cam1".into()
+        },
         captured_at: at,
         plate: plate(i),
         confidence: 0.9,
@@ -55,35 +59,81 @@ fn p95(mut v: Vec<f64>) -> (f64, f64) {
 fn bench_queries_over_100k_events() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(dir.path()).expect("open");
-    let start = jiff::Timestamp::now().checked_sub(jiff::SignedDuration::from_hours(24 * 60)).expect("time");
+    let start = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * 60))
+        .expect("time");
     let step_ms = (60 * 24 * 3600 * 1000 / EVENTS) as i64;
     let t0 = Instant::now();
     for chunk in (0..EVENTS).collect::<Vec<_>>().chunks(BATCH) {
         let evs: Vec<Event> = chunk
             .iter()
-            .map(|&i| event(i, start.checked_add(jiff::SignedDuration::from_millis(i as i64 * step_ms)).expect("time")))
+            .map(|&i| {
+                event(
+                    i,
+                    start
+                        .checked_add(jiff::SignedDuration::from_millis(i as i64 * step_ms))
+                        .expect("time"),
+                )
+            })
             .collect();
-        let items: Vec<NewEvent> = evs.iter().map(|e| NewEvent { event: e, crop_jpeg: None, frame_jpeg: None }).collect();
+        let items: Vec<NewEvent> = evs
+            .iter()
+            .map(|e| NewEvent {
+                event: e,
+                crop_jpeg: None,
+                frame_jpeg: None,
+            })
+            .collect();
         store.insert_events(&items, &["mqtt"]).expect("insert");
     }
     let insert_s = t0.elapsed().as_secs_f64();
-    println!("insert: {EVENTS} events + outbox rows in batches of {BATCH}: {:.0} events/s", EVENTS as f64 / insert_s);
+    println!(
+        "insert: {EVENTS} events + outbox rows in batches of {BATCH}: {:.0} events/s",
+        EVENTS as f64 / insert_s
+    );
 
     let t0 = Instant::now();
     let single = 200;
     for i in 0..single {
-        store.insert_event(&event(EVENTS + i, jiff::Timestamp::now()), &["mqtt"], None, None).expect("insert");
+        store
+            .insert_event(
+                &event(EVENTS + i, jiff::Timestamp::now()),
+                &["mqtt"],
+                None,
+                None,
+            )
+            .expect("insert");
     }
-    println!("insert: one event per transaction (fsync each): {:.0} events/s", single as f64 / t0.elapsed().as_secs_f64());
+    println!(
+        "insert: one event per transaction (fsync each): {:.0} events/s",
+        single as f64 / t0.elapsed().as_secs_f64()
+    );
 
-    let page = Page { limit: 50, before: None };
+    let page = Page {
+        limit: 50,
+        before: None,
+    };
     let mut cases: Vec<(&str, Box<dyn Fn(usize) -> EventFilter>)> = Vec::new();
-    cases.push(("plate prefix (3 chars)", Box::new(|i| EventFilter { plate_prefix: Some(plate(i * 31)[..3].to_string()), ..Default::default() })));
-    cases.push(("plate substring (4 digits)", Box::new(|i| EventFilter { plate_contains: Some(plate(i * 31)[3..].to_string()), ..Default::default() })));
+    cases.push((
+        "plate prefix (3 chars)",
+        Box::new(|i| EventFilter {
+            plate_prefix: Some(plate(i * 31)[..3].to_string()),
+            ..Default::default()
+        }),
+    ));
+    cases.push((
+        "plate substring (4 digits)",
+        Box::new(|i| EventFilter {
+            plate_contains: Some(plate(i * 31)[3..].to_string()),
+            ..Default::default()
+        }),
+    ));
     cases.push((
         "time range (1 day) + decision",
         Box::new(move |i| {
-            let from = start.checked_add(jiff::SignedDuration::from_hours((i % 59) as i64 * 24)).expect("time");
+            let from = start
+                .checked_add(jiff::SignedDuration::from_hours((i % 59) as i64 * 24))
+                .expect("time");
             EventFilter {
                 from: Some(from),
                 to: from.checked_add(jiff::SignedDuration::from_hours(24)).ok(),
@@ -92,7 +142,10 @@ fn bench_queries_over_100k_events() {
             }
         }),
     ));
-    cases.push(("newest page, no filter", Box::new(|_| EventFilter::default())));
+    cases.push((
+        "newest page, no filter",
+        Box::new(|_| EventFilter::default()),
+    ));
     for (name, make) in &cases {
         let mut times = Vec::new();
         for i in 0..RUNS {
@@ -105,7 +158,9 @@ fn bench_queries_over_100k_events() {
         let (p50, p95) = p95(times);
         println!("query {name}: p50 {p50:.3} ms, p95 {p95:.3} ms");
     }
-    let plan = store.events_query_plan(&cases[0].1(0), &page).expect("plan");
+    let plan = store
+        .events_query_plan(&cases[0].1(0), &page)
+        .expect("plan");
     println!("plan of prefix query: {}", plan.replace('\n', " | "));
 
     let mut times = Vec::new();
@@ -130,7 +185,10 @@ fn bench_queries_over_100k_events() {
         store.outbox_ack_many("mqtt", &ids).expect("ack");
         drained += batch.len();
     }
-    println!("outbox: read 500 + ack 500 per transaction: {:.0} rows/s", drained as f64 / t.elapsed().as_secs_f64());
+    println!(
+        "outbox: read 500 + ack 500 per transaction: {:.0} rows/s",
+        drained as f64 / t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let mut drained = 0;
@@ -144,5 +202,8 @@ fn bench_queries_over_100k_events() {
         }
         drained += batch.len();
     }
-    println!("outbox: read + ack one by one (autocommit, fsync each): {:.0} rows/s", drained as f64 / t.elapsed().as_secs_f64());
+    println!(
+        "outbox: read + ack one by one (autocommit, fsync each): {:.0} rows/s",
+        drained as f64 / t.elapsed().as_secs_f64()
+    );
 }

@@ -21,7 +21,12 @@ fn event(id: &str) -> Event {
         candidates: vec![],
         bbox: BBox::new(40.0, 30.0, 200.0, 80.0),
         format: None,
-        decision: Decision { action: Action::Open, reason: "allow_list".into(), matched_entry: None, distance: Some(0.0) },
+        decision: Decision {
+            action: Action::Open,
+            reason: "allow_list".into(),
+            matched_entry: None,
+            distance: Some(0.0),
+        },
         relay: None,
         crop_url: None,
         frame_url: None,
@@ -60,8 +65,18 @@ fn writer_stores_jpegs_broadcasts_and_logs_relays() {
     let writer = StoreWriter::spawn(store, options(16), Shutdown::new(), log_rx);
     let mut stored_rx = writer.subscribe();
     let f = frame(320, 240);
-    writer.sender().try_submit(event("w-1"), Some((f.clone(), BBox::new(40.0, 30.0, 200.0, 80.0))), Some(f)).expect("queued");
-    writer.sender().try_submit(event("w-2"), None, None).expect("queued");
+    writer
+        .sender()
+        .try_submit(
+            event("w-1"),
+            Some((f.clone(), BBox::new(40.0, 30.0, 200.0, 80.0))),
+            Some(f),
+        )
+        .expect("queued");
+    writer
+        .sender()
+        .try_submit(event("w-2"), None, None)
+        .expect("queued");
     log.send(RelayLogEntry {
         relay: "gate".into(),
         at: jiff::Timestamp::now(),
@@ -80,10 +95,22 @@ fn writer_stores_jpegs_broadcasts_and_logs_relays() {
 
     let store = Store::open(dir.path()).expect("reopen");
     let ev = store.event_by_id("w-1").expect("q").expect("stored");
-    let rel = ev.crop_url.as_deref().and_then(|u| u.strip_prefix("/media/")).expect("crop url");
+    let rel = ev
+        .crop_url
+        .as_deref()
+        .and_then(|u| u.strip_prefix("/media/"))
+        .expect("crop url");
     let crop = image::open(store.media_file(rel).expect("crop file")).expect("crop is a JPEG");
-    assert_eq!((crop.width(), crop.height()), (160, 50), "crop has the box's size");
-    let rel = ev.frame_url.as_deref().and_then(|u| u.strip_prefix("/media/")).expect("frame url");
+    assert_eq!(
+        (crop.width(), crop.height()),
+        (160, 50),
+        "crop has the box's size"
+    );
+    let rel = ev
+        .frame_url
+        .as_deref()
+        .and_then(|u| u.strip_prefix("/media/"))
+        .expect("frame url");
     let full = image::open(store.media_file(rel).expect("frame file")).expect("frame is a JPEG");
     assert_eq!((full.width(), full.height()), (320, 240));
     assert_eq!(store.outbox_pending("mqtt", 10).expect("pending").len(), 2);
@@ -108,16 +135,26 @@ fn writer_sheds_when_full_and_drains_on_shutdown() {
             shed_ids.push(ev.event_id);
         }
     }
-    assert!(!shed_ids.is_empty(), "a full queue sheds instead of blocking");
+    assert!(
+        !shed_ids.is_empty(),
+        "a full queue sheds instead of blocking"
+    );
     let stats = writer.stats();
     assert_eq!(stats.shed as usize, shed_ids.len());
     writer.shutdown();
 
     let store = Store::open(dir.path()).expect("reopen");
     let stored = store.event_count().expect("count");
-    assert_eq!(stored as usize + shed_ids.len(), 20, "everything accepted was stored on shutdown");
+    assert_eq!(
+        stored as usize + shed_ids.len(),
+        20,
+        "everything accepted was stored on shutdown"
+    );
     for id in &shed_ids {
-        assert!(store.event_by_id(id).expect("q").is_none(), "shed event {id} not stored");
+        assert!(
+            store.event_by_id(id).expect("q").is_none(),
+            "shed event {id} not stored"
+        );
     }
 }
 
@@ -128,13 +165,20 @@ fn writer_stops_on_shutdown_signal_and_sheds_afterwards() {
     let (_log, log_rx) = relay_log_channel(4);
     let shutdown = Shutdown::new();
     let writer = StoreWriter::spawn(store, options(8), shutdown.clone(), log_rx);
-    writer.sender().try_submit(event("x-1"), None, None).expect("queued");
+    writer
+        .sender()
+        .try_submit(event("x-1"), None, None)
+        .expect("queued");
     shutdown.trigger();
     // The thread notices within its tick; afterwards submissions are shed, never block.
     let mut refused = false;
     for _ in 0..200 {
         std::thread::sleep(Duration::from_millis(10));
-        if writer.sender().try_submit(event("x-late"), None, None).is_err() {
+        if writer
+            .sender()
+            .try_submit(event("x-late"), None, None)
+            .is_err()
+        {
             refused = true;
             break;
         }
@@ -152,12 +196,19 @@ fn media_write_failure_still_stores_the_event() {
     // The day folder cannot be created: a file sits where it should be (as with a full or
     // broken file system, writing the images fails).
     let ev = event("m-1");
-    let day = ev.captured_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let day = ev
+        .captured_at
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
     std::fs::write(dir.path().join("media").join(&day), b"in the way").expect("write");
     let (_log, log_rx) = relay_log_channel(4);
     let writer = StoreWriter::spawn(store, options(4), Shutdown::new(), log_rx);
     let f = frame(64, 48);
-    writer.sender().try_submit(ev, None, Some(f)).expect("queued");
+    writer
+        .sender()
+        .try_submit(ev, None, Some(f))
+        .expect("queued");
     let stats = {
         let w = &writer;
         let mut s = w.stats();
@@ -172,8 +223,14 @@ fn media_write_failure_still_stores_the_event() {
     };
     writer.shutdown();
     assert_eq!((stats.stored, stats.errors), (1, 0), "{stats:?}");
-    assert_eq!(stats.image_errors, 1, "the failed image is counted: {stats:?}");
+    assert_eq!(
+        stats.image_errors, 1,
+        "the failed image is counted: {stats:?}"
+    );
     let store = Store::open(dir.path()).expect("reopen");
-    let stored = store.event_by_id("m-1").expect("q").expect("event stored without its image");
+    let stored = store
+        .event_by_id("m-1")
+        .expect("q")
+        .expect("event stored without its image");
     assert_eq!(stored.frame_url, None);
 }

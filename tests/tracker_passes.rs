@@ -8,7 +8,10 @@ use boomgate::video::Frame;
 use std::time::{Duration, Instant};
 
 fn formats(presets: &[&str]) -> PlateFormats {
-    let settings = FormatSettings { presets: presets.iter().map(|s| s.to_string()).collect(), custom: vec![] };
+    let settings = FormatSettings {
+        presets: presets.iter().map(|s| s.to_string()).collect(),
+        custom: vec![],
+    };
     PlateFormats::from_settings(&settings).unwrap()
 }
 
@@ -24,7 +27,9 @@ fn presets_accept_and_reject() {
         assert_eq!(us.classify(bad), None, "{bad}");
     }
     let eu = formats(&["eu"]);
-    for ok in ["AB123CD", "B1234", "MAB1234", "1234ABC", "AB12CDE", "12ABC3"] {
+    for ok in [
+        "AB123CD", "B1234", "MAB1234", "1234ABC", "AB12CDE", "12ABC3",
+    ] {
         assert_eq!(eu.classify(ok).as_deref(), Some("eu"), "{ok}");
     }
     for bad in ["123", "ABCD1234", "ABCDE", "A1B2C3D4", "AB1"] {
@@ -54,11 +59,18 @@ fn specific_formats_win_over_generic_ones() {
 fn custom_formats_are_anchored_and_come_first() {
     let settings = FormatSettings {
         presets: vec!["us".into()],
-        custom: vec![CustomFormat { name: "military".into(), regex: "MIL[0-9]{3}".into() }],
+        custom: vec![CustomFormat {
+            name: "military".into(),
+            regex: "MIL[0-9]{3}".into(),
+        }],
     };
     let f = PlateFormats::from_settings(&settings).unwrap();
     assert_eq!(f.classify("MIL123").as_deref(), Some("military"));
-    assert_eq!(f.classify("XMIL123").as_deref(), Some("us"), "custom regex must be anchored");
+    assert_eq!(
+        f.classify("XMIL123").as_deref(),
+        Some("us"),
+        "custom regex must be anchored"
+    );
     assert_eq!(f.classify("MIL1234").as_deref(), Some("us"));
 }
 
@@ -67,38 +79,78 @@ fn bad_settings_name_the_field() {
     let settings = FormatSettings {
         presets: vec![],
         custom: vec![
-            CustomFormat { name: "ok".into(), regex: "[A-Z]{3}".into() },
-            CustomFormat { name: "broken".into(), regex: "([A-Z]".into() },
+            CustomFormat {
+                name: "ok".into(),
+                regex: "[A-Z]{3}".into(),
+            },
+            CustomFormat {
+                name: "broken".into(),
+                regex: "([A-Z]".into(),
+            },
         ],
     };
-    let e = PlateFormats::from_settings(&settings).unwrap_err().to_string();
+    let e = PlateFormats::from_settings(&settings)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("formats.custom[1].regex"), "{e}");
-    let settings = FormatSettings { presets: vec!["us".into(), "mars".into()], custom: vec![] };
-    let e = PlateFormats::from_settings(&settings).unwrap_err().to_string();
-    assert!(e.contains("formats.presets[1]") && e.contains("mars"), "{e}");
+    let settings = FormatSettings {
+        presets: vec!["us".into(), "mars".into()],
+        custom: vec![],
+    };
+    let e = PlateFormats::from_settings(&settings)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("formats.presets[1]") && e.contains("mars"),
+        "{e}"
+    );
 }
 
 #[test]
 fn fit_fixes_ocr_confusions_position_wise() {
     let br = formats(&["br"]);
     // Letter slot read as a digit.
-    assert_eq!(br.fit("A8C1234", &[0.9, 0.4, 0.9, 0.9, 0.9, 0.9, 0.9], &[]), Some(("ABC1234".into(), "br-old".into())));
+    assert_eq!(
+        br.fit("A8C1234", &[0.9, 0.4, 0.9, 0.9, 0.9, 0.9, 0.9], &[]),
+        Some(("ABC1234".into(), "br-old".into()))
+    );
     // Digit slots read as letters, Mercosul layout.
-    assert_eq!(br.fit("BRAZE1S", &[0.9; 7], &[]), Some(("BRA2E15".into(), "br-mercosul".into())));
+    assert_eq!(
+        br.fit("BRAZE1S", &[0.9; 7], &[]),
+        Some(("BRA2E15".into(), "br-mercosul".into()))
+    );
     // Already fitting: unchanged.
-    assert_eq!(br.fit("ABC1234", &[0.9; 7], &[]), Some(("ABC1234".into(), "br-old".into())));
+    assert_eq!(
+        br.fit("ABC1234", &[0.9; 7], &[]),
+        Some(("ABC1234".into(), "br-old".into()))
+    );
     // No confusion can make it fit; a fitting candidate is taken instead.
-    let candidates = [Candidate { text: "XYZ9876".into(), confidence: 0.3 }];
-    assert_eq!(br.fit("HELLO", &[0.9; 5], &candidates), Some(("XYZ9876".into(), "br-old".into())));
+    let candidates = [Candidate {
+        text: "XYZ9876".into(),
+        confidence: 0.3,
+    }];
+    assert_eq!(
+        br.fit("HELLO", &[0.9; 5], &candidates),
+        Some(("XYZ9876".into(), "br-old".into()))
+    );
     assert_eq!(br.fit("HELLO", &[0.9; 5], &[]), None);
     // Free-form formats: the least confident confusable character is swapped.
     let settings = FormatSettings {
         presets: vec![],
-        custom: vec![CustomFormat { name: "pair".into(), regex: "[A-Z][0-9]|[0-9][A-Z]".into() }],
+        custom: vec![CustomFormat {
+            name: "pair".into(),
+            regex: "[A-Z][0-9]|[0-9][A-Z]".into(),
+        }],
     };
     let pair = PlateFormats::from_settings(&settings).unwrap();
-    assert_eq!(pair.fit("55", &[0.9, 0.2], &[]), Some(("5S".into(), "pair".into())));
-    assert_eq!(pair.fit("55", &[0.2, 0.9], &[]), Some(("S5".into(), "pair".into())));
+    assert_eq!(
+        pair.fit("55", &[0.9, 0.2], &[]),
+        Some(("5S".into(), "pair".into()))
+    );
+    assert_eq!(
+        pair.fit("55", &[0.2, 0.9], &[]),
+        Some(("S5".into(), "pair".into()))
+    );
 }
 
 // ---------------------------------------------------------------- tracker
@@ -108,24 +160,46 @@ struct Noise(u64);
 
 impl Noise {
     fn next(&mut self) -> f32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as f32) / (1u64 << 31) as f32
     }
 
     /// A single-frame read of `truth`: mostly right with high confidence; some characters
     /// confused or replaced with low confidence, sometimes one dropped.
     fn read(&mut self, truth: &str) -> (String, Vec<f32>) {
-        let swaps = [('0', 'O'), ('O', '0'), ('1', 'I'), ('I', '1'), ('8', 'B'), ('B', '8'), ('5', 'S'), ('S', '5'), ('2', 'Z'), ('Z', '2')];
+        let swaps = [
+            ('0', 'O'),
+            ('O', '0'),
+            ('1', 'I'),
+            ('I', '1'),
+            ('8', 'B'),
+            ('B', '8'),
+            ('5', 'S'),
+            ('S', '5'),
+            ('2', 'Z'),
+            ('Z', '2'),
+        ];
         let mut text = String::new();
         let mut conf = Vec::new();
-        let drop_at = if self.next() < 0.08 { Some((self.next() * truth.len() as f32) as usize) } else { None };
+        let drop_at = if self.next() < 0.08 {
+            Some((self.next() * truth.len() as f32) as usize)
+        } else {
+            None
+        };
         for (i, c) in truth.chars().enumerate() {
             if drop_at == Some(i) {
                 continue;
             }
             let r = self.next();
             if r < 0.12 {
-                let wrong = swaps.iter().find(|(a, _)| *a == c).map(|(_, b)| *b).unwrap_or('X');
+                let wrong = swaps
+                    .iter()
+                    .find(|(a, _)| *a == c)
+                    .map(|(_, b)| *b)
+                    .unwrap_or('X');
                 text.push(wrong);
                 conf.push(0.35 + 0.3 * self.next());
             } else if r < 0.17 {
@@ -150,7 +224,11 @@ const FRAME_MS: u64 = 40; // 25 fps
 
 impl Clip {
     fn new(seed: u64) -> Clip {
-        Clip { origin_at: jiff::Timestamp::now(), origin_mono: Instant::now(), noise: Noise(seed) }
+        Clip {
+            origin_at: jiff::Timestamp::now(),
+            origin_mono: Instant::now(),
+            noise: Noise(seed),
+        }
     }
 
     fn frame(&self, seq: u64) -> Frame {
@@ -168,14 +246,23 @@ impl Clip {
         let confidence = char_confidences.iter().product();
         PlateFinding {
             plate_box: PlateBox { bbox, score: 0.9 },
-            text: PlateText { text, confidence, char_confidences, candidates: vec![] },
+            text: PlateText {
+                text,
+                confidence,
+                char_confidences,
+                candidates: vec![],
+            },
         }
     }
 }
 
 fn recognition(mut plates: Vec<PlateFinding>) -> Recognition {
     plates.sort_by(|a, b| b.text.confidence.total_cmp(&a.text.confidence));
-    Recognition { plates, detect_ms: 12.0, ocr_ms: 3.0 }
+    Recognition {
+        plates,
+        detect_ms: 12.0,
+        ocr_ms: 3.0,
+    }
 }
 
 /// Plate box of a car driving towards the camera: from small at the top to large at the bottom.
@@ -183,7 +270,12 @@ fn approaching(step: u64, steps: u64, x_center: f32) -> BBox {
     let t = step as f32 / (steps - 1) as f32;
     let width = 60.0 + 140.0 * t;
     let y = 150.0 + 500.0 * t;
-    BBox::new(x_center - width / 2.0, y, x_center + width / 2.0, y + width * 0.3)
+    BBox::new(
+        x_center - width / 2.0,
+        y,
+        x_center + width / 2.0,
+        y + width * 0.3,
+    )
 }
 
 fn tracker(formats_list: &[&str]) -> Tracker {
@@ -199,9 +291,17 @@ fn run(
 ) -> Vec<(u64, PlateRead)> {
     let mut out = Vec::new();
     for seq in seqs {
-        let findings = plates(seq).into_iter().map(|(t, b)| clip.finding(t, b)).collect();
+        let findings = plates(seq)
+            .into_iter()
+            .map(|(t, b)| clip.finding(t, b))
+            .collect();
         let frame = clip.frame(seq);
-        out.extend(tracker.push(&frame, &recognition(findings)).into_iter().map(|r| (seq, r)));
+        out.extend(
+            tracker
+                .push(&frame, &recognition(findings))
+                .into_iter()
+                .map(|r| (seq, r)),
+        );
     }
     out
 }
@@ -212,18 +312,33 @@ fn approaching_car_gives_one_read_before_it_leaves() {
     let mut clip = Clip::new(1);
     let mut reads = run(&mut t, &mut clip, 0..60, |s| {
         // The detector misses the plate now and then.
-        if s % 11 == 5 { vec![] } else { vec![("BRA2E19", approaching(s, 60, 640.0))] }
+        if s % 11 == 5 {
+            vec![]
+        } else {
+            vec![("BRA2E19", approaching(s, 60, 640.0))]
+        }
     });
     let emitted_in_view: Vec<u64> = reads.iter().map(|(s, _)| *s).collect();
     reads.extend(run(&mut t, &mut clip, 60..120, |_| vec![]));
     reads.extend(t.flush().into_iter().map(|r| (u64::MAX, r)));
-    assert_eq!(reads.len(), 1, "{:?}", reads.iter().map(|(_, r)| &r.text).collect::<Vec<_>>());
+    assert_eq!(
+        reads.len(),
+        1,
+        "{:?}",
+        reads.iter().map(|(_, r)| &r.text).collect::<Vec<_>>()
+    );
     let (seq, read) = &reads[0];
     assert_eq!(read.text, "BRA2E19");
     assert_eq!(read.format.as_deref(), Some("br-mercosul"));
     assert_eq!(read.camera, "cam1");
-    assert!(*seq < 59 && emitted_in_view == vec![*seq], "emitted at frame {seq}, while the car is still in view");
-    assert_eq!(read.trigger_captured_mono, clip.origin_mono + Duration::from_millis(seq * FRAME_MS));
+    assert!(
+        *seq < 59 && emitted_in_view == vec![*seq],
+        "emitted at frame {seq}, while the car is still in view"
+    );
+    assert_eq!(
+        read.trigger_captured_mono,
+        clip.origin_mono + Duration::from_millis(seq * FRAME_MS)
+    );
     assert!(read.reads >= 2 && read.confidence >= TrackerSettings::default().min_confidence);
     assert_eq!(read.char_confidences.len(), 7);
     assert_eq!((read.detect_ms, read.ocr_ms), (12.0, 3.0));
@@ -240,7 +355,9 @@ fn many_noisy_passes_read_the_right_text() {
     for seed in 0..20 {
         let mut t = tracker(&["us", "eu", "br"]);
         let mut clip = Clip::new(seed * 7919 + 3);
-        let mut reads = run(&mut t, &mut clip, 0..60, |s| vec![("ABC1234", approaching(s, 60, 500.0))]);
+        let mut reads = run(&mut t, &mut clip, 0..60, |s| {
+            vec![("ABC1234", approaching(s, 60, 500.0))]
+        });
         reads.extend(run(&mut t, &mut clip, 60..100, |_| vec![]));
         reads.extend(t.flush().into_iter().map(|r| (0, r)));
         let texts: Vec<&str> = reads.iter().map(|(_, r)| r.text.as_str()).collect();
@@ -263,11 +380,19 @@ fn car_waiting_twenty_seconds_is_one_read() {
         vec![("XYZ9876", BBox::new(600.0 + j, 500.0 - j, 780.0 + j, 550.0))]
     });
     assert_eq!(reads.len(), 1, "a parked car must not produce more reads");
-    assert!(reads[0].0 < 25, "read settled within the first second, not at frame {}", reads[0].0);
+    assert!(
+        reads[0].0 < 25,
+        "read settled within the first second, not at frame {}",
+        reads[0].0
+    );
     reads.extend(t.flush().into_iter().map(|r| (0, r)));
     assert_eq!(reads.len(), 1);
     assert_eq!(reads[0].1.text, "XYZ9876");
-    assert_eq!(t.stats().tracks_opened, 1, "the parked car stayed one track");
+    assert_eq!(
+        t.stats().tracks_opened,
+        1,
+        "the parked car stayed one track"
+    );
 }
 
 #[test]
@@ -306,7 +431,10 @@ fn two_cars_in_the_same_frame_are_two_reads() {
     let mut t = tracker(&["us", "eu", "br"]);
     let mut clip = Clip::new(99);
     let mut reads = run(&mut t, &mut clip, 0..60, |s| {
-        vec![("ABC1234", approaching(s, 60, 300.0)), ("QRS8765", approaching(s, 60, 1000.0))]
+        vec![
+            ("ABC1234", approaching(s, 60, 300.0)),
+            ("QRS8765", approaching(s, 60, 1000.0)),
+        ]
     });
     reads.extend(run(&mut t, &mut clip, 60..100, |_| vec![]));
     reads.extend(t.flush().into_iter().map(|r| (0, r)));
@@ -315,7 +443,15 @@ fn two_cars_in_the_same_frame_are_two_reads() {
     assert_eq!(texts, vec!["ABC1234", "QRS8765"]);
     for (_, r) in &reads {
         let x = r.bbox.center().0;
-        assert!(if r.text == "ABC1234" { x < 640.0 } else { x > 640.0 }, "{} box at x={x}", r.text);
+        assert!(
+            if r.text == "ABC1234" {
+                x < 640.0
+            } else {
+                x > 640.0
+            },
+            "{} box at x={x}",
+            r.text
+        );
     }
 }
 
@@ -324,7 +460,12 @@ fn doubtful(text: &str, bbox: BBox) -> Recognition {
     let char_confidences = vec![0.4; text.len()];
     recognition(vec![PlateFinding {
         plate_box: PlateBox { bbox, score: 0.8 },
-        text: PlateText { text: text.into(), confidence: 0.4f32.powi(text.len() as i32), char_confidences, candidates: vec![] },
+        text: PlateText {
+            text: text.into(),
+            confidence: 0.4f32.powi(text.len() as i32),
+            char_confidences,
+            candidates: vec![],
+        },
     }])
 }
 
@@ -335,7 +476,9 @@ fn gap_closes_the_track_and_emits_its_best_vote() {
     let clip = Clip::new(0);
     let bbox = BBox::new(100.0, 100.0, 260.0, 150.0);
     for seq in 0..3 {
-        assert!(t.push(&clip.frame(seq), &doubtful("ABC1234", bbox)).is_empty());
+        assert!(t
+            .push(&clip.frame(seq), &doubtful("ABC1234", bbox))
+            .is_empty());
     }
     // Frames without the plate: the track stays open until max_gap_ms has passed.
     let last_seen_ms = 2 * FRAME_MS;
@@ -347,11 +490,17 @@ fn gap_closes_the_track_and_emits_its_best_vote() {
     }
     let closed_at_ms = (seq - 1) * FRAME_MS;
     assert_eq!(emitted.len(), 1);
-    assert!(closed_at_ms > last_seen_ms + settings.max_gap_ms, "closed at {closed_at_ms} ms");
+    assert!(
+        closed_at_ms > last_seen_ms + settings.max_gap_ms,
+        "closed at {closed_at_ms} ms"
+    );
     assert!(closed_at_ms <= last_seen_ms + settings.max_gap_ms + FRAME_MS);
     assert_eq!(emitted[0].text, "ABC1234");
     assert_eq!(emitted[0].reads, 3);
-    assert_eq!(emitted[0].trigger_captured_mono, clip.origin_mono + Duration::from_millis(last_seen_ms));
+    assert_eq!(
+        emitted[0].trigger_captured_mono,
+        clip.origin_mono + Duration::from_millis(last_seen_ms)
+    );
     assert!(t.flush().is_empty());
     assert_eq!(t.open_tracks(), 0);
 
@@ -360,7 +509,9 @@ fn gap_closes_the_track_and_emits_its_best_vote() {
     let mut clip = Clip::new(5);
     let mut reads = run(&mut t, &mut clip, 0..30, |_| vec![("ABC1234", bbox)]);
     reads.extend(run(&mut t, &mut clip, 30..100, |_| vec![]));
-    reads.extend(run(&mut t, &mut clip, 100..130, |_| vec![("ABC1234", bbox)]));
+    reads.extend(run(&mut t, &mut clip, 100..130, |_| {
+        vec![("ABC1234", bbox)]
+    }));
     assert_eq!(reads.len(), 2);
     assert_ne!(reads[0].1.track_id, reads[1].1.track_id);
 }
@@ -389,7 +540,10 @@ fn text_fitting_no_format_is_emitted_at_close_without_format() {
     let mut clip = Clip::new(3);
     let bbox = BBox::new(100.0, 100.0, 260.0, 150.0);
     let in_view = run(&mut t, &mut clip, 0..20, |_| vec![("HELLO", bbox)]);
-    assert!(in_view.is_empty(), "a text fitting no format must not be emitted early");
+    assert!(
+        in_view.is_empty(),
+        "a text fitting no format must not be emitted early"
+    );
     let reads = t.flush();
     assert_eq!(reads.len(), 1);
     assert_eq!(reads[0].format, None);
@@ -405,7 +559,12 @@ fn vote_fixed_towards_the_format_keeps_the_raw_text_as_candidate() {
     for seq in 0..5 {
         let rec = recognition(vec![PlateFinding {
             plate_box: PlateBox { bbox, score: 0.9 },
-            text: PlateText { text: "BRA2E1S".into(), confidence: 0.7, char_confidences: vec![0.95; 7], candidates: vec![] },
+            text: PlateText {
+                text: "BRA2E1S".into(),
+                confidence: 0.7,
+                char_confidences: vec![0.95; 7],
+                candidates: vec![],
+            },
         }]);
         reads.extend(t.push(&clip.frame(seq), &rec));
     }
@@ -441,7 +600,18 @@ fn run_skipping(
 ) -> (Vec<(u64, PlateRead)>, usize, usize) {
     let mut settled = boomgate::pipeline::SettledPlates::default();
     let (mut out, mut read, mut read_doubtful) = (Vec::new(), 0, 0);
-    let blank = |b: BBox| PlateFinding { plate_box: PlateBox { bbox: b, score: 0.9 }, text: PlateText { text: String::new(), confidence: 0.0, char_confidences: vec![], candidates: vec![] } };
+    let blank = |b: BBox| PlateFinding {
+        plate_box: PlateBox {
+            bbox: b,
+            score: 0.9,
+        },
+        text: PlateText {
+            text: String::new(),
+            confidence: 0.0,
+            char_confidences: vec![],
+            candidates: vec![],
+        },
+    };
     for seq in seqs {
         settled.update(tracker);
         let mut findings: Vec<PlateFinding> = plates(seq)
@@ -464,7 +634,12 @@ fn run_skipping(
             }
         }
         let frame = clip.frame(seq);
-        out.extend(tracker.push(&frame, &recognition(findings)).into_iter().map(|r| (seq, r)));
+        out.extend(
+            tracker
+                .push(&frame, &recognition(findings))
+                .into_iter()
+                .map(|r| (seq, r)),
+        );
     }
     (out, read, read_doubtful)
 }
@@ -477,20 +652,36 @@ fn settled_plates_are_not_read_again_yet_the_next_car_in_the_same_spot_is() {
     let window_row = BBox::new(100.0, 80.0, 400.0, 110.0);
     // Car A waits 8 s, car B stops at the same spot right after it (no gap), then leaves; a
     // window row that looks like a plate is in view all the time.
-    let (mut reads, read, read_window) = run_skipping(&mut t, &mut clip, 0..400, Some(window_row), |s| match s {
-        0..=199 => vec![("ABC1234", spot)],
-        200..=349 => vec![("KLM4321", spot)],
-        _ => vec![],
-    });
+    let (mut reads, read, read_window) =
+        run_skipping(&mut t, &mut clip, 0..400, Some(window_row), |s| match s {
+            0..=199 => vec![("ABC1234", spot)],
+            200..=349 => vec![("KLM4321", spot)],
+            _ => vec![],
+        });
     reads.extend(t.flush().into_iter().map(|r| (0, r)));
     // The window row's own read (emitted at the end, as its vote never settles) is the ReadFilter's
     // business downstream; here only the cars count.
-    let texts: Vec<&str> = reads.iter().filter(|(_, r)| r.bbox.iou(&window_row) < 0.5).map(|(_, r)| r.text.as_str()).collect();
+    let texts: Vec<&str> = reads
+        .iter()
+        .filter(|(_, r)| r.bbox.iou(&window_row) < 0.5)
+        .map(|(_, r)| r.text.as_str())
+        .collect();
     assert_eq!(texts, vec!["ABC1234", "KLM4321"], "one read per car");
     let b = reads.iter().find(|(_, r)| r.text == "KLM4321").unwrap().0;
     println!("car B emitted at frame {b}; {read} of 350 plate boxes read, {read_window} of 400 window-row boxes");
-    assert!(b < 200 + 40, "car B read within 1.6 s of arriving (frame {b})");
-    assert!(read < 350 / 2, "waiting cars are mostly not read again: {read} of 350 boxes read");
-    let max_window = boomgate::tracker::GIVE_UP_READS as usize + 400 / boomgate::pipeline::SettledPlates::RECHECK_EVERY as usize + 5;
-    assert!(read_window <= max_window, "a pattern that never reads as a plate is read rarely once given up: {read_window}");
+    assert!(
+        b < 200 + 40,
+        "car B read within 1.6 s of arriving (frame {b})"
+    );
+    assert!(
+        read < 350 / 2,
+        "waiting cars are mostly not read again: {read} of 350 boxes read"
+    );
+    let max_window = boomgate::tracker::GIVE_UP_READS as usize
+        + 400 / boomgate::pipeline::SettledPlates::RECHECK_EVERY as usize
+        + 5;
+    assert!(
+        read_window <= max_window,
+        "a pattern that never reads as a plate is read rarely once given up: {read_window}"
+    );
 }

@@ -4,7 +4,8 @@ mod video_support;
 
 use boomgate::config::DecoderChoice;
 use boomgate::video::{
-    decode_benchmark, decode_file, hardware_decoders, is_image_path, is_video_path, load_image, pick_decoder, VideoError,
+    decode_benchmark, decode_file, hardware_decoders, is_image_path, is_video_path, load_image,
+    pick_decoder, VideoError,
 };
 use std::path::Path;
 use video_support::make_clip;
@@ -37,8 +38,14 @@ fn every_frame_of_a_file_comes_out_in_order() {
         assert_eq!((f.width, f.height, f.seq), (320, 240, i as u64));
         assert_eq!(f.i420().len(), 320 * 240 * 3 / 2);
     }
-    let pts: Vec<u64> = frames.iter().map(|f| f.pts_ms.expect("file frames carry pts")).collect();
-    assert!(pts.windows(2).all(|w| w[0] < w[1]), "pts not increasing: {pts:?}");
+    let pts: Vec<u64> = frames
+        .iter()
+        .map(|f| f.pts_ms.expect("file frames carry pts"))
+        .collect();
+    assert!(
+        pts.windows(2).all(|w| w[0] < w[1]),
+        "pts not increasing: {pts:?}"
+    );
     assert_eq!(pts[0], 0);
     assert_eq!(pts[49], 1960, "frame 49 of a 25 fps clip is at 1.96 s");
     // The ball pattern is not a flat picture.
@@ -50,7 +57,9 @@ fn every_frame_of_a_file_comes_out_in_order() {
 fn random_bytes_are_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("garbage.mp4");
-    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&path, bytes).unwrap();
     let (frames, error) = decode_all(&path);
     let error = error.expect("garbage must not decode cleanly").to_string();
@@ -62,21 +71,48 @@ fn random_bytes_are_an_error_naming_the_file() {
 fn truncated_mp4_yields_what_decodes_then_an_error() {
     let dir = tempfile::tempdir().unwrap();
     for faststart in [false, true] {
-        let clip = make_clip(dir.path(), &format!("full-{faststart}.mp4"), 320, 240, 25, 50, faststart);
+        let clip = make_clip(
+            dir.path(),
+            &format!("full-{faststart}.mp4"),
+            320,
+            240,
+            25,
+            50,
+            faststart,
+        );
         let bytes = std::fs::read(&clip).unwrap();
         let cut = dir.path().join(format!("cut-{faststart}.mp4"));
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
         let (frames, error) = decode_all(&cut);
-        let error = error.unwrap_or_else(|| panic!("truncated file (faststart={faststart}) gave {} frames and no error", frames.len()));
-        assert!(error.to_string().contains(&*cut.file_name().unwrap().to_string_lossy()), "{error}");
-        assert!(frames.len() < 50, "faststart={faststart}: {} frames", frames.len());
-        println!("faststart={faststart}: {} frames then: {error}", frames.len());
+        let error = error.unwrap_or_else(|| {
+            panic!(
+                "truncated file (faststart={faststart}) gave {} frames and no error",
+                frames.len()
+            )
+        });
+        assert!(
+            error
+                .to_string()
+                .contains(&*cut.file_name().unwrap().to_string_lossy()),
+            "{error}"
+        );
+        assert!(
+            frames.len() < 50,
+            "faststart={faststart}: {} frames",
+            frames.len()
+        );
+        println!(
+            "faststart={faststart}: {} frames then: {error}",
+            frames.len()
+        );
     }
 }
 
 #[test]
 fn missing_file_is_named() {
-    let err = decode_file(Path::new("/nonexistent/clip.mp4"), DecoderChoice::Auto).err().expect("missing file");
+    let err = decode_file(Path::new("/nonexistent/clip.mp4"), DecoderChoice::Auto)
+        .err()
+        .expect("missing file");
     assert!(err.to_string().contains("/nonexistent/clip.mp4"), "{err}");
 }
 
@@ -91,7 +127,10 @@ fn decoder_choice_auto_falls_back_and_hardware_fails_clearly() {
     if hardware.is_empty() {
         assert!(!auto.hardware);
         assert_eq!(auto.element, "avdec_h264");
-        let err = decode_file(&clip, DecoderChoice::Hardware).err().expect("no hardware decoder here").to_string();
+        let err = decode_file(&clip, DecoderChoice::Hardware)
+            .err()
+            .expect("no hardware decoder here")
+            .to_string();
         assert!(err.contains("no hardware H.264 decoder"), "{err}");
     } else {
         assert!(auto.hardware && auto.element == hardware[0]);
@@ -111,7 +150,10 @@ fn stills_load_and_bad_ones_are_named() {
     }
     img.save(&png).unwrap();
     let frame = load_image(&png).unwrap();
-    assert_eq!((frame.width, frame.height, &*frame.camera), (64, 32, "still"));
+    assert_eq!(
+        (frame.width, frame.height, &*frame.camera),
+        (64, 32, "still")
+    );
     let [r, g, b] = frame.rgb_at(10, 10);
     assert!(r > 200 && g < 50 && b < 50, "{:?}", [r, g, b]);
 
@@ -136,7 +178,10 @@ fn decode_benchmark_counts_every_frame() {
     let clip = make_clip(dir.path(), "bench.mp4", 640, 360, 25, 50, false);
     let (frames, seconds) = decode_benchmark(&clip, DecoderChoice::Auto).unwrap();
     assert_eq!(frames, 50);
-    println!("decode-only 640x360: {frames} frames in {seconds:.3} s = {:.1} fps", frames as f64 / seconds);
+    println!(
+        "decode-only 640x360: {frames} frames in {seconds:.3} s = {:.1} fps",
+        frames as f64 / seconds
+    );
 }
 
 /// Decode-only fps of a 1080p H.264 clip through the camera pipeline; prints, asserts no speed.

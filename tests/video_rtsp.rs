@@ -26,39 +26,86 @@ fn rtsp_camera_streams_and_reconnects_after_an_outage() {
     settings.frame_timeout_s = 3;
     let st = stats("gate");
     let mut cam = Camera::start(&settings, st.clone(), Shutdown::new()).unwrap();
-    assert!(got_frame(&mut cam, Duration::from_secs(20)), "no frame: {:?}", st.state());
-    assert!(matches!(st.state(), CameraState::Streaming { .. }), "{:?}", st.state());
+    assert!(
+        got_frame(&mut cam, Duration::from_secs(20)),
+        "no frame: {:?}",
+        st.state()
+    );
+    assert!(
+        matches!(st.state(), CameraState::Streaming { .. }),
+        "{:?}",
+        st.state()
+    );
 
     server.stop();
     let mut seen = Vec::new();
     let outage_seen = wait_until(Duration::from_secs(30), || {
-        if let CameraState::Reconnecting { attempt, retry_in_ms, .. } = st.state() {
+        if let CameraState::Reconnecting {
+            attempt,
+            retry_in_ms,
+            ..
+        } = st.state()
+        {
             if !seen.contains(&(attempt, retry_in_ms)) {
                 seen.push((attempt, retry_in_ms));
             }
         }
         seen.len() >= 2
     });
-    assert!(outage_seen, "reconnect attempts seen: {seen:?}, state {:?}", st.state());
-    assert!(seen[1].0 > seen[0].0 && seen[1].1 > seen[0].1, "backoff must grow: {seen:?}");
+    assert!(
+        outage_seen,
+        "reconnect attempts seen: {seen:?}, state {:?}",
+        st.state()
+    );
+    assert!(
+        seen[1].0 > seen[0].0 && seen[1].1 > seen[0].1,
+        "backoff must grow: {seen:?}"
+    );
     // Drain what was delivered before the outage.
     while let FrameWait::Frame(_) = cam.next_frame(Duration::from_millis(10)) {}
 
     let _server = RtspServer::start(port, None);
-    assert!(got_frame(&mut cam, Duration::from_secs(30)), "no frame after restart: {:?}", st.state());
-    assert!(matches!(st.state(), CameraState::Streaming { .. }), "{:?}", st.state());
+    assert!(
+        got_frame(&mut cam, Duration::from_secs(30)),
+        "no frame after restart: {:?}",
+        st.state()
+    );
+    assert!(
+        matches!(st.state(), CameraState::Streaming { .. }),
+        "{:?}",
+        st.state()
+    );
 }
 
 #[test]
 fn unreachable_rtsp_url_reconnects_with_a_redacted_error() {
     let port = free_port();
     let st = stats("far");
-    let _cam = Camera::start(&camera("far", &format!("rtsp://admin:topsecret@127.0.0.1:{port}/cam")), st.clone(), Shutdown::new())
-        .expect("an unreachable camera is not a start error");
-    assert!(wait_until(Duration::from_secs(20), || matches!(st.state(), CameraState::Reconnecting { .. })), "{:?}", st.state());
-    let CameraState::Reconnecting { attempt, error, .. } = st.state() else { unreachable!() };
+    let _cam = Camera::start(
+        &camera(
+            "far",
+            &format!("rtsp://admin:topsecret@127.0.0.1:{port}/cam"),
+        ),
+        st.clone(),
+        Shutdown::new(),
+    )
+    .expect("an unreachable camera is not a start error");
+    assert!(
+        wait_until(Duration::from_secs(20), || matches!(
+            st.state(),
+            CameraState::Reconnecting { .. }
+        )),
+        "{:?}",
+        st.state()
+    );
+    let CameraState::Reconnecting { attempt, error, .. } = st.state() else {
+        unreachable!()
+    };
     assert!(attempt >= 1);
-    assert!(error.contains(&format!("rtsp://admin:***@127.0.0.1:{port}/cam")), "{error}");
+    assert!(
+        error.contains(&format!("rtsp://admin:***@127.0.0.1:{port}/cam")),
+        "{error}"
+    );
     assert!(!error.contains("topsecret"), "{error}");
 }
 
@@ -76,7 +123,11 @@ fn rtsp_credentials_from_a_password_file() {
     settings.password_file = Some(good);
     let st = stats("auth");
     let mut cam = Camera::start(&settings, st.clone(), Shutdown::new()).unwrap();
-    assert!(got_frame(&mut cam, Duration::from_secs(20)), "{:?}", st.state());
+    assert!(
+        got_frame(&mut cam, Duration::from_secs(20)),
+        "{:?}",
+        st.state()
+    );
     drop(cam);
 
     let bad = dir.path().join("wrong.pass");
@@ -84,9 +135,21 @@ fn rtsp_credentials_from_a_password_file() {
     settings.password_file = Some(bad);
     let st = stats("auth");
     let _cam = Camera::start(&settings, st.clone(), Shutdown::new()).unwrap();
-    assert!(wait_until(Duration::from_secs(20), || matches!(st.state(), CameraState::Reconnecting { .. })), "{:?}", st.state());
-    let CameraState::Reconnecting { error, .. } = st.state() else { unreachable!() };
-    assert!(error.to_lowercase().contains("unauthorized") || error.contains("authentication"), "{error}");
+    assert!(
+        wait_until(Duration::from_secs(20), || matches!(
+            st.state(),
+            CameraState::Reconnecting { .. }
+        )),
+        "{:?}",
+        st.state()
+    );
+    let CameraState::Reconnecting { error, .. } = st.state() else {
+        unreachable!()
+    };
+    assert!(
+        error.to_lowercase().contains("unauthorized") || error.contains("authentication"),
+        "{error}"
+    );
     assert!(!error.contains("guess"), "{error}");
 }
 
@@ -98,7 +161,13 @@ fn rtsp_over_udp() {
     settings.rtsp_transport = boomgate::config::RtspTransport::Udp;
     let st = stats("udp");
     let mut cam = Camera::start(&settings, st.clone(), Shutdown::new()).unwrap();
-    assert!(got_frame(&mut cam, Duration::from_secs(20)), "{:?}", st.state());
-    let expected = boomgate::video::pick_decoder(boomgate::config::DecoderChoice::Auto).unwrap().element;
+    assert!(
+        got_frame(&mut cam, Duration::from_secs(20)),
+        "{:?}",
+        st.state()
+    );
+    let expected = boomgate::video::pick_decoder(boomgate::config::DecoderChoice::Auto)
+        .unwrap()
+        .element;
     assert_eq!(st.state(), CameraState::Streaming { decoder: expected });
 }

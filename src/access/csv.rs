@@ -13,7 +13,15 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Column names in export order.
-pub const COLUMNS: [&str; 7] = ["plate", "list", "label", "valid_from", "valid_until", "schedule", "relays"];
+pub const COLUMNS: [&str; 7] = [
+    "plate",
+    "list",
+    "label",
+    "valid_from",
+    "valid_until",
+    "schedule",
+    "relays",
+];
 
 /// One CSV record with the 1-based line it starts on.
 struct Record {
@@ -69,7 +77,10 @@ fn records(text: &str, source_name: &str) -> Result<Vec<Record>, AccessError> {
             '\n' => {
                 fields.push(std::mem::take(&mut field));
                 quoted_field = false;
-                out.push(Record { line: record_line, fields: std::mem::take(&mut fields) });
+                out.push(Record {
+                    line: record_line,
+                    fields: std::mem::take(&mut fields),
+                });
                 line += 1;
                 record_line = line;
             }
@@ -96,7 +107,10 @@ fn records(text: &str, source_name: &str) -> Result<Vec<Record>, AccessError> {
     }
     if !field.is_empty() || !fields.is_empty() || quoted_field {
         fields.push(field);
-        out.push(Record { line: record_line, fields });
+        out.push(Record {
+            line: record_line,
+            fields,
+        });
     }
     // Blank lines carry nothing.
     out.retain(|r| !(r.fields.len() == 1 && r.fields[0].trim().is_empty()));
@@ -107,9 +121,9 @@ fn parse_timestamp(text: &str) -> Result<Option<jiff::Timestamp>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse::<jiff::Timestamp>()
-        .map(Some)
-        .map_err(|e| format!("'{text}' is not an RFC 3339 timestamp such as 2026-01-31T18:00:00Z: {e}"))
+    text.parse::<jiff::Timestamp>().map(Some).map_err(|e| {
+        format!("'{text}' is not an RFC 3339 timestamp such as 2026-01-31T18:00:00Z: {e}")
+    })
 }
 
 /// Parses CSV text into entries (ids 0). `source_name` (file name, `upload`) goes into errors,
@@ -129,14 +143,22 @@ pub fn parse_csv(text: &str, source_name: &str) -> Result<Vec<AccessEntry>, Acce
     for (i, name) in header.fields.iter().enumerate() {
         let name = name.trim().to_ascii_lowercase();
         let Some(&known) = COLUMNS.iter().find(|c| **c == name) else {
-            return Err(err(header.line, &name, format!("unknown column; expected {}", COLUMNS.join(","))));
+            return Err(err(
+                header.line,
+                &name,
+                format!("unknown column; expected {}", COLUMNS.join(",")),
+            ));
         };
         if index.insert(known, i).is_some() {
             return Err(err(header.line, known, "column appears twice".into()));
         }
     }
     if !index.contains_key("plate") {
-        return Err(err(header.line, "plate", "the header has no plate column".into()));
+        return Err(err(
+            header.line,
+            "plate",
+            "the header has no plate column".into(),
+        ));
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut entries = Vec::with_capacity(rows.len());
@@ -145,34 +167,76 @@ pub fn parse_csv(text: &str, source_name: &str) -> Result<Vec<AccessEntry>, Acce
             return Err(err(
                 row.line,
                 &format!("#{}", header.fields.len() + 1),
-                format!("{} fields but the header has {}", row.fields.len(), header.fields.len()),
+                format!(
+                    "{} fields but the header has {}",
+                    row.fields.len(),
+                    header.fields.len()
+                ),
             ));
         }
-        let cell = |name: &str| index.get(name).and_then(|&i| row.fields.get(i)).map(|s| s.trim()).unwrap_or("");
+        let cell = |name: &str| {
+            index
+                .get(name)
+                .and_then(|&i| row.fields.get(i))
+                .map(|s| s.trim())
+                .unwrap_or("")
+        };
         let plate = normalize_plate(cell("plate"));
         if plate.is_empty() {
-            return Err(err(row.line, "plate", format!("'{}' has no letters or digits", cell("plate"))));
+            return Err(err(
+                row.line,
+                "plate",
+                format!("'{}' has no letters or digits", cell("plate")),
+            ));
         }
         if let Some(first) = seen.insert(plate.clone(), row.line) {
-            return Err(err(row.line, "plate", format!("{plate} is already listed on line {first}")));
+            return Err(err(
+                row.line,
+                "plate",
+                format!("{plate} is already listed on line {first}"),
+            ));
         }
         let list = match cell("list").to_ascii_lowercase().as_str() {
             "" | "allow" => ListKind::Allow,
             "deny" => ListKind::Deny,
-            other => return Err(err(row.line, "list", format!("'{other}' must be allow or deny"))),
+            other => {
+                return Err(err(
+                    row.line,
+                    "list",
+                    format!("'{other}' must be allow or deny"),
+                ))
+            }
         };
-        let valid_from = parse_timestamp(cell("valid_from")).map_err(|m| err(row.line, "valid_from", m))?;
-        let valid_until = parse_timestamp(cell("valid_until")).map_err(|m| err(row.line, "valid_until", m))?;
+        let valid_from =
+            parse_timestamp(cell("valid_from")).map_err(|m| err(row.line, "valid_from", m))?;
+        let valid_until =
+            parse_timestamp(cell("valid_until")).map_err(|m| err(row.line, "valid_until", m))?;
         if let (Some(from), Some(until)) = (valid_from, valid_until) {
             if until <= from {
-                return Err(err(row.line, "valid_until", format!("{until} is not after valid_from {from}")));
+                return Err(err(
+                    row.line,
+                    "valid_until",
+                    format!("{until} is not after valid_from {from}"),
+                ));
             }
         }
-        let schedule = parse_schedule(cell("schedule")).map_err(|e| err(row.line, "schedule", e.to_string()))?;
-        let relays: Vec<String> =
-            cell("relays").split('|').map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect();
-        if let Some(bad) = relays.iter().find(|r| !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
-            return Err(err(row.line, "relays", format!("'{bad}' is not a relay id (A-Z a-z 0-9 _ -; separate ids with |)")));
+        let schedule = parse_schedule(cell("schedule"))
+            .map_err(|e| err(row.line, "schedule", e.to_string()))?;
+        let relays: Vec<String> = cell("relays")
+            .split('|')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(String::from)
+            .collect();
+        if let Some(bad) = relays.iter().find(|r| {
+            !r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        }) {
+            return Err(err(
+                row.line,
+                "relays",
+                format!("'{bad}' is not a relay id (A-Z a-z 0-9 _ -; separate ids with |)"),
+            ));
         }
         entries.push(AccessEntry {
             id: 0,
@@ -190,7 +254,10 @@ pub fn parse_csv(text: &str, source_name: &str) -> Result<Vec<AccessEntry>, Acce
 
 /// Reads and parses a CSV file; errors name the file.
 pub fn read_csv_file(path: &Path) -> Result<Vec<AccessEntry>, AccessError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AccessError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| AccessError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_csv(&text, &path.display().to_string())
 }
 

@@ -8,10 +8,12 @@ pub const CONFUSION_COST: f32 = 0.5;
 
 /// Upper-case A-Z and 0-9 only: spaces, dashes and dots on plates are not part of the identity.
 pub fn normalize_plate(text: &str) -> String {
-    text.chars().filter_map(|c| {
-        let c = c.to_ascii_uppercase();
-        c.is_ascii_alphanumeric().then_some(c)
-    }).collect()
+    text.chars()
+        .filter_map(|c| {
+            let c = c.to_ascii_uppercase();
+            c.is_ascii_alphanumeric().then_some(c)
+        })
+        .collect()
 }
 
 /// Levenshtein distance where OCR-confusion substitutions cost [`CONFUSION_COST`] and every
@@ -31,7 +33,9 @@ pub fn plate_distance(a: &str, b: &str) -> f32 {
             } else {
                 1.0
             };
-            row[j + 1] = (prev[j] + substitute).min(prev[j + 1] + 1.0).min(row[j] + 1.0);
+            row[j + 1] = (prev[j] + substitute)
+                .min(prev[j + 1] + 1.0)
+                .min(row[j] + 1.0);
         }
         std::mem::swap(&mut prev, &mut row);
     }

@@ -15,8 +15,16 @@ pub struct ScheduleError {
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     #[error("cannot read access list {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A CSV cell or record is wrong; `line` is 1-based, `column` is the header name.
     #[error("{source_name}:{line}: column '{column}': {message}")]
-    Csv { source_name: String, line: usize, column: String, message: String },
+    Csv {
+        source_name: String,
+        line: usize,
+        column: String,
+        message: String,
+    },
 }

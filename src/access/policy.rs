@@ -33,7 +33,12 @@ pub struct AccessPolicy {
 }
 
 /// Whether an entry applies at a moment on a relay, and if not why.
-fn not_in_effect(entry: &AccessEntry, relay: &str, at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Option<&'static str> {
+fn not_in_effect(
+    entry: &AccessEntry,
+    relay: &str,
+    at: jiff::Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> Option<&'static str> {
     if entry.valid_from.is_some_and(|from| at < from) {
         return Some(reason::NOT_YET_VALID);
     }
@@ -50,12 +55,21 @@ fn not_in_effect(entry: &AccessEntry, relay: &str, at: jiff::Timestamp, tz: &jif
 }
 
 fn matched(entry: &AccessEntry) -> MatchedEntry {
-    MatchedEntry { id: entry.id, plate: entry.plate.clone(), list: entry.list, label: entry.label.clone() }
+    MatchedEntry {
+        id: entry.id,
+        plate: entry.plate.clone(),
+        list: entry.list,
+        label: entry.label.clone(),
+    }
 }
 
 impl AccessPolicy {
     /// Entry plates are normalised here, so lists typed by hand (`ab-123`) still match.
-    pub fn new(entries: Vec<AccessEntry>, settings: &AccessSettings, tz: jiff::tz::TimeZone) -> AccessPolicy {
+    pub fn new(
+        entries: Vec<AccessEntry>,
+        settings: &AccessSettings,
+        tz: jiff::tz::TimeZone,
+    ) -> AccessPolicy {
         let entries = entries
             .into_iter()
             .map(|mut e| {
@@ -64,7 +78,11 @@ impl AccessPolicy {
             })
             .filter(|e| !e.plate.is_empty())
             .collect();
-        AccessPolicy { entries, max_distance: settings.max_distance as f32, tz }
+        AccessPolicy {
+            entries,
+            max_distance: settings.max_distance as f32,
+            tz,
+        }
     }
 
     pub fn entries(&self) -> &[AccessEntry] {
@@ -77,8 +95,19 @@ impl AccessPolicy {
     /// Order: no relay → ignore; no format → ignore; a deny entry in effect within the distance →
     /// deny; the closest allow entry in effect → open; else deny, explaining the closest allow
     /// entry that matched but is not in effect (expired, schedule, ...) or `not_listed`.
-    pub fn decide(&self, plate: &str, format: Option<&str>, relay: Option<&str>, at: jiff::Timestamp) -> Decision {
-        let ignore = |why: &str| Decision { action: Action::Ignore, reason: why.into(), matched_entry: None, distance: None };
+    pub fn decide(
+        &self,
+        plate: &str,
+        format: Option<&str>,
+        relay: Option<&str>,
+        at: jiff::Timestamp,
+    ) -> Decision {
+        let ignore = |why: &str| Decision {
+            action: Action::Ignore,
+            reason: why.into(),
+            matched_entry: None,
+            distance: None,
+        };
         let Some(relay) = relay else {
             return ignore(reason::NO_RELAY);
         };
@@ -104,21 +133,31 @@ impl AccessPolicy {
             matched_entry: Some(matched(e)),
             distance: Some(d),
         };
-        if let Some((d, e)) = near
-            .iter()
-            .find(|(_, e)| e.list == ListKind::Deny && not_in_effect(e, relay, at, &self.tz).is_none())
-        {
+        if let Some((d, e)) = near.iter().find(|(_, e)| {
+            e.list == ListKind::Deny && not_in_effect(e, relay, at, &self.tz).is_none()
+        }) {
             return decision(Action::Deny, reason::DENY_LIST, *d, e);
         }
-        let allows: Vec<&(f32, &AccessEntry)> = near.iter().filter(|(_, e)| e.list == ListKind::Allow).collect();
-        if let Some((d, e)) = allows.iter().find(|(_, e)| not_in_effect(e, relay, at, &self.tz).is_none()) {
+        let allows: Vec<&(f32, &AccessEntry)> = near
+            .iter()
+            .filter(|(_, e)| e.list == ListKind::Allow)
+            .collect();
+        if let Some((d, e)) = allows
+            .iter()
+            .find(|(_, e)| not_in_effect(e, relay, at, &self.tz).is_none())
+        {
             return decision(Action::Open, reason::ALLOW_LIST, *d, e);
         }
         if let Some((d, e)) = allows.first() {
             let why = not_in_effect(e, relay, at, &self.tz).unwrap_or(reason::NOT_LISTED);
             return decision(Action::Deny, why, *d, e);
         }
-        Decision { action: Action::Deny, reason: reason::NOT_LISTED.into(), matched_entry: None, distance: None }
+        Decision {
+            action: Action::Deny,
+            reason: reason::NOT_LISTED.into(),
+            matched_entry: None,
+            distance: None,
+        }
     }
 
     /// [`decide`](Self::decide), then turns an `open` into ignore/`cooldown` when the same plate
@@ -136,7 +175,11 @@ impl AccessPolicy {
     ) -> Decision {
         let mut decision = self.decide(plate, format, relay, at);
         if decision.action == Action::Open {
-            let key = decision.matched_entry.as_ref().map(|m| m.plate.clone()).unwrap_or_else(|| normalize_plate(plate));
+            let key = decision
+                .matched_entry
+                .as_ref()
+                .map(|m| m.plate.clone())
+                .unwrap_or_else(|| normalize_plate(plate));
             if cooldown.check_and_record(&key, relay.unwrap_or_default(), now) {
                 decision.action = Action::Ignore;
                 decision.reason = reason::COOLDOWN.into();
@@ -159,7 +202,10 @@ const PRUNE_AT: usize = 1024;
 impl PlateCooldown {
     /// `period`: `access.plate_cooldown_s`; zero disables the cooldown.
     pub fn new(period: Duration) -> PlateCooldown {
-        PlateCooldown { period, last_open: HashMap::new() }
+        PlateCooldown {
+            period,
+            last_open: HashMap::new(),
+        }
     }
 
     /// Returns `true` when `plate` opened `relay` less than the period before `now` (the caller
@@ -174,7 +220,8 @@ impl PlateCooldown {
         }
         if self.last_open.len() >= PRUNE_AT {
             let period = self.period;
-            self.last_open.retain(|_, &mut t| now.saturating_duration_since(t) < period);
+            self.last_open
+                .retain(|_, &mut t| now.saturating_duration_since(t) < period);
         }
         self.last_open.insert(key, now);
         false

@@ -8,7 +8,10 @@ use super::types::ScheduleWindow;
 pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 fn err(text: &str, message: impl Into<String>) -> ScheduleError {
-    ScheduleError { text: text.to_string(), message: message.into() }
+    ScheduleError {
+        text: text.to_string(),
+        message: message.into(),
+    }
 }
 
 fn day_index(name: &str) -> Option<usize> {
@@ -40,7 +43,10 @@ fn parse_days(text: &str) -> Result<Vec<String>, ScheduleError> {
             None => (part, part),
         };
         let (Some(a), Some(b)) = (day_index(from), day_index(to)) else {
-            return Err(err(part, "expected days like mon, mon-fri, sat,sun or daily"));
+            return Err(err(
+                part,
+                "expected days like mon, mon-fri, sat,sun or daily",
+            ));
         };
         let mut d = a;
         loop {
@@ -51,27 +57,43 @@ fn parse_days(text: &str) -> Result<Vec<String>, ScheduleError> {
             d = (d + 1) % 7;
         }
     }
-    Ok(DAYS.iter().zip(set).filter(|(_, on)| *on).map(|(d, _)| d.to_string()).collect())
+    Ok(DAYS
+        .iter()
+        .zip(set)
+        .filter(|(_, on)| *on)
+        .map(|(d, _)| d.to_string())
+        .collect())
 }
 
 /// Parses one window `DAYS HH:MM-HH:MM`.
 pub fn parse_window(text: &str) -> Result<ScheduleWindow, ScheduleError> {
     let text = text.trim();
     let Some((days, times)) = text.rsplit_once(char::is_whitespace) else {
-        return Err(err(text, "expected 'DAYS HH:MM-HH:MM', e.g. 'mon-fri 07:00-19:00'"));
+        return Err(err(
+            text,
+            "expected 'DAYS HH:MM-HH:MM', e.g. 'mon-fri 07:00-19:00'",
+        ));
     };
     let days = parse_days(days.trim())?;
     let Some((start, end)) = times.split_once('-') else {
         return Err(err(times, "expected a time range HH:MM-HH:MM"));
     };
-    let window = ScheduleWindow { days, start: start.to_string(), end: end.to_string() };
+    let window = ScheduleWindow {
+        days,
+        start: start.to_string(),
+        end: end.to_string(),
+    };
     validate_window(&window)?;
     Ok(window)
 }
 
 /// Parses `;`-separated windows; empty text means no schedule (valid all week).
 pub fn parse_schedule(text: &str) -> Result<Vec<ScheduleWindow>, ScheduleError> {
-    text.split(';').map(str::trim).filter(|w| !w.is_empty()).map(parse_window).collect()
+    text.split(';')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(parse_window)
+        .collect()
 }
 
 /// Checks a window built elsewhere (JSON from HTTP/MQTT): known days, `HH:MM` times.
@@ -80,7 +102,10 @@ pub fn validate_window(window: &ScheduleWindow) -> Result<(), ScheduleError> {
         return Err(err("", "a window needs at least one day"));
     }
     if let Some(bad) = window.days.iter().find(|d| day_index(d).is_none()) {
-        return Err(err(bad, "unknown day; expected mon, tue, wed, thu, fri, sat or sun"));
+        return Err(err(
+            bad,
+            "unknown day; expected mon, tue, wed, thu, fri, sat or sun",
+        ));
     }
     for t in [&window.start, &window.end] {
         if parse_time(t).is_none() {
@@ -127,12 +152,21 @@ fn format_days(days: &[String]) -> String {
 
 /// Text form of one window.
 pub fn format_window(window: &ScheduleWindow) -> String {
-    format!("{} {}-{}", format_days(&window.days), window.start, window.end)
+    format!(
+        "{} {}-{}",
+        format_days(&window.days),
+        window.start,
+        window.end
+    )
 }
 
 /// Text form of a schedule (`;`-separated); empty for no schedule.
 pub fn format_schedule(windows: &[ScheduleWindow]) -> String {
-    windows.iter().map(format_window).collect::<Vec<_>>().join(";")
+    windows
+        .iter()
+        .map(format_window)
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// Whether local time `day` (0 = Monday) at `minute` after midnight lies inside the window.
@@ -153,7 +187,11 @@ pub fn window_contains(window: &ScheduleWindow, day: usize, minute: u32) -> bool
 }
 
 /// Whether the moment `at`, seen in `tz`, lies inside the schedule (empty: always).
-pub fn schedule_contains(windows: &[ScheduleWindow], at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> bool {
+pub fn schedule_contains(
+    windows: &[ScheduleWindow],
+    at: jiff::Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> bool {
     if windows.is_empty() {
         return true;
     }
@@ -177,12 +215,18 @@ mod tests {
         let wrap = parse_schedule("fri-mon 22:00-06:00; sat,sun 10:00-11:00").unwrap();
         assert_eq!(wrap[0].days, vec!["mon", "fri", "sat", "sun"]);
         assert_eq!(parse_schedule(&format_schedule(&wrap)).unwrap(), wrap);
-        assert_eq!(format_window(&parse_window("daily 00:00-24:00").unwrap()), "daily 00:00-24:00");
+        assert_eq!(
+            format_window(&parse_window("daily 00:00-24:00").unwrap()),
+            "daily 00:00-24:00"
+        );
     }
 
     #[test]
     fn rejects_bad_text() {
-        assert!(parse_schedule("mon-fry 07:00-19:00").unwrap_err().text.contains("fry"));
+        assert!(parse_schedule("mon-fry 07:00-19:00")
+            .unwrap_err()
+            .text
+            .contains("fry"));
         assert!(parse_schedule("mon 7:00").is_err());
         assert!(parse_schedule("mon 07:00-25:00").is_err());
         assert!(parse_schedule("07:00-19:00").is_err());

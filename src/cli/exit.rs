@@ -21,7 +21,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(kind: ExitKind, message: impl Into<String>) -> Failure {
-        Failure { kind, message: message.into() }
+        Failure {
+            kind,
+            message: message.into(),
+        }
     }
 }
 

@@ -18,7 +18,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "boomgate", about = "Licence-plate gate controller", disable_version_flag = true)]
+#[command(
+    name = "boomgate",
+    about = "Licence-plate gate controller",
+    disable_version_flag = true
+)]
 struct Cli {
     /// Print the daemon, model and LiteRT versions.
     #[arg(short = 'V', long = "version", global = false)]
@@ -107,7 +111,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { ExitKind::Usage as u8 } else { 0 };
+            let code = if e.use_stderr() {
+                ExitKind::Usage as u8
+            } else {
+                0
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -139,29 +147,51 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {
 fn dispatch(command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::Run { config } => {
-            let label = config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in demo config".into());
+            let label = config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "built-in demo config".into());
             let config = load_config(config.as_ref())?;
             crate::daemon::run_from_cli(config, &label)
         }
-        Command::Recognize { json, config, paths } => {
+        Command::Recognize {
+            json,
+            config,
+            paths,
+        } => {
             let config = load_config(config.as_ref())?;
             recognize::run(&config, &paths, json)
         }
         Command::CheckConfig { file } => {
-            let config = Config::load(&file).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
+            let config =
+                Config::load(&file).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
             println!("{}: ok", file.display());
             println!("{}", summary(&config));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Relay { action: RelayCommand::Pulse { id, ms, config } } => {
+        Command::Relay {
+            action: RelayCommand::Pulse { id, ms, config },
+        } => {
             let config = load_config(config.as_ref())?;
             relay::pulse(&config, &id, ms)
         }
-        Command::Events { action: EventsCommand::Export { csv: _, config, data_dir, output } } => {
+        Command::Events {
+            action:
+                EventsCommand::Export {
+                    csv: _,
+                    config,
+                    data_dir,
+                    output,
+                },
+        } => {
             let config = load_config(config.as_ref())?;
             events::export_csv(&config, data_dir.as_deref(), output.as_deref())
         }
-        Command::Bench { config, allow, video } => {
+        Command::Bench {
+            config,
+            allow,
+            video,
+        } => {
             let config = load_config(config.as_ref())?;
             crate::bench::run(&config, &video, allow.as_deref())
         }
@@ -187,6 +217,13 @@ fn summary(config: &Config) -> String {
         ));
     }
     out.push_str(&format!("\ndata dir {}", config.storage.data_dir.display()));
-    out.push_str(&format!("\nmqtt {}", if config.mqtt.enabled { &config.mqtt.url } else { "off" }));
+    out.push_str(&format!(
+        "\nmqtt {}",
+        if config.mqtt.enabled {
+            &config.mqtt.url
+        } else {
+            "off"
+        }
+    ));
     out
 }

@@ -18,11 +18,15 @@ use std::process::ExitCode;
 pub fn run(config: &Config, paths: &[PathBuf], json: bool) -> Result<ExitCode, Failure> {
     let runtime = Runtime::load(&config.runtime)?;
     let mut recognizer = Recognizer::load(&runtime, config)?;
-    let formats = PlateFormats::from_settings(&config.formats).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
+    let formats = PlateFormats::from_settings(&config.formats)
+        .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
     let mut first_failure: Option<ExitKind> = None;
     let mut fail = |source: &Path, kind: ExitKind, message: String| {
         if json {
-            println!("{}", json!({"source": source.display().to_string(), "error": message}));
+            println!(
+                "{}",
+                json!({"source": source.display().to_string(), "error": message})
+            );
         }
         eprintln!("boomgate: {}: {message}", source.display());
         first_failure.get_or_insert(kind);
@@ -69,20 +73,32 @@ fn expand(paths: &[PathBuf], fail: &mut impl FnMut(&Path, ExitKind, String)) -> 
     out
 }
 
-fn still(path: &Path, recognizer: &mut Recognizer) -> Result<(u32, u32, Recognition), (ExitKind, String)> {
+fn still(
+    path: &Path,
+    recognizer: &mut Recognizer,
+) -> Result<(u32, u32, Recognition), (ExitKind, String)> {
     let frame = load_image(path).map_err(|e| (ExitKind::Video, e.to_string()))?;
     let mut rec = if looks_like_plate_crop(frame.width, frame.height) {
         // A tight plate crop leaves the detector no context; read the whole image instead.
         let bbox = crate::geometry::BBox::new(0.0, 0.0, frame.width as f32, frame.height as f32);
-        let text = recognizer.reader().read(&frame, &bbox).map_err(|e| (ExitKind::Model, e.to_string()))?;
+        let text = recognizer
+            .reader()
+            .read(&frame, &bbox)
+            .map_err(|e| (ExitKind::Model, e.to_string()))?;
         Recognition {
-            plates: vec![crate::inference::PlateFinding { plate_box: crate::inference::PlateBox { bbox, score: 1.0 }, text }],
+            plates: vec![crate::inference::PlateFinding {
+                plate_box: crate::inference::PlateBox { bbox, score: 1.0 },
+                text,
+            }],
             ..Recognition::default()
         }
     } else {
-        recognizer.recognize(&frame, None).map_err(|e| (ExitKind::Model, e.to_string()))?
+        recognizer
+            .recognize(&frame, None)
+            .map_err(|e| (ExitKind::Model, e.to_string()))?
     };
-    rec.plates.retain(|p| plausible(&p.text.text, p.text.confidence));
+    rec.plates
+        .retain(|p| plausible(&p.text.text, p.text.confidence));
     Ok((frame.width, frame.height, rec))
 }
 
@@ -93,7 +109,12 @@ fn looks_like_plate_crop(width: u32, height: u32) -> bool {
 }
 
 fn bbox_json(b: &crate::geometry::BBox) -> serde_json::Value {
-    json!([b.x1.round() as i64, b.y1.round() as i64, b.x2.round() as i64, b.y2.round() as i64])
+    json!([
+        b.x1.round() as i64,
+        b.y1.round() as i64,
+        b.x2.round() as i64,
+        b.y2.round() as i64
+    ])
 }
 
 fn round3(v: f32) -> f64 {
@@ -101,13 +122,20 @@ fn round3(v: f32) -> f64 {
 }
 
 fn print_still(path: &Path, width: u32, height: u32, rec: &Recognition, json: bool) {
-    let plates: Vec<_> = rec.plates.iter().filter(|p| !p.text.text.is_empty()).collect();
+    let plates: Vec<_> = rec
+        .plates
+        .iter()
+        .filter(|p| !p.text.text.is_empty())
+        .collect();
     if json {
         let list: Vec<_> = plates
             .iter()
             .map(|p| json!({"text": p.text.text, "confidence": round3(p.text.confidence), "bbox": bbox_json(&p.plate_box.bbox)}))
             .collect();
-        println!("{}", json!({"source": path.display().to_string(), "width": width, "height": height, "plates": list}));
+        println!(
+            "{}",
+            json!({"source": path.display().to_string(), "width": width, "height": height, "plates": list})
+        );
     } else if plates.is_empty() {
         println!("{}: no plate", path.display());
     } else {
@@ -136,7 +164,14 @@ fn print_read(path: &Path, read: &PlateRead, json: bool) {
                    "confidence": round3(read.confidence), "bbox": bbox_json(&read.bbox)})
         );
     } else {
-        println!("{} @ {} ms: {} ({:.2}, {} reads)", path.display(), pts, read.text, read.confidence, read.reads);
+        println!(
+            "{} @ {} ms: {} ({:.2}, {} reads)",
+            path.display(),
+            pts,
+            read.text,
+            read.confidence,
+            read.reads
+        );
     }
 }
 
@@ -148,8 +183,15 @@ fn video(
     recognizer: &mut Recognizer,
     json: bool,
 ) -> Result<(), (ExitKind, String)> {
-    let frames = decode_file(path, config.cameras.first().map(|c| c.decoder).unwrap_or_default())
-        .map_err(|e| (ExitKind::Video, e.to_string()))?;
+    let frames = decode_file(
+        path,
+        config
+            .cameras
+            .first()
+            .map(|c| c.decoder)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| (ExitKind::Video, e.to_string()))?;
     let mut tracker = Tracker::new("recognize", &config.tracker, formats.clone());
     let mut filter = ReadFilter::new();
     let mut result = Ok(());
@@ -162,7 +204,9 @@ fn video(
                 break;
             }
         };
-        let rec = recognizer.recognize(&frame, None).map_err(|e| (ExitKind::Model, e.to_string()))?;
+        let rec = recognizer
+            .recognize(&frame, None)
+            .map_err(|e| (ExitKind::Model, e.to_string()))?;
         for read in tracker.push(&frame, &rec) {
             if filter.accept(&read, read.frame.pts_ms.unwrap_or(0)) {
                 print_read(path, &read, json);

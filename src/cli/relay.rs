@@ -14,6 +14,9 @@ pub fn pulse(config: &Config, id: &str, ms: Option<u32>) -> Result<ExitCode, Fai
             println!("relay {id}: pulsed {len} ms");
             Ok(ExitCode::SUCCESS)
         }
-        other => Err(Failure::new(ExitKind::Relay, format!("relay {id}: pulse refused ({other:?})"))),
+        other => Err(Failure::new(
+            ExitKind::Relay,
+            format!("relay {id}: pulse refused ({other:?})"),
+        )),
     }
 }

@@ -9,11 +9,17 @@ pub fn report(config: Option<&Config>) -> String {
     let config = config.unwrap_or(&default);
     let models_dir = config.runtime.models_dir.as_deref();
     let mut out = format!("boomgate {}\n", crate::VERSION);
-    for (what, name) in [("detector", &config.detector.model), ("ocr", &config.ocr.model)] {
+    for (what, name) in [
+        ("detector", &config.detector.model),
+        ("ocr", &config.ocr.model),
+    ] {
         let path = resolve_model_path(name, models_dir);
         out.push_str(&format!("{what} model: {}\n", sidecar_version(&path)));
     }
-    out.push_str(&format!("LiteRT: {}\n", litert_version(config.runtime.litert_library.as_deref())));
+    out.push_str(&format!(
+        "LiteRT: {}\n",
+        litert_version(config.runtime.litert_library.as_deref())
+    ));
     out
 }
 
@@ -40,7 +46,14 @@ fn litert_version(configured: Option<&Path>) -> String {
         None => default_litert_candidates(),
     };
     let Some(lib) = candidates.iter().find(|p| p.exists()) else {
-        return format!("not found (looked in {})", candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        return format!(
+            "not found (looked in {})",
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     };
     let version = lib
         .parent()

@@ -8,17 +8,29 @@ use toml::de::{DeTable, DeValue};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Syntax error, wrong type, unknown field, or a value that fails validation.
     #[error("{path}:{line}: {field}: {message}", field = FieldName(field))]
-    Invalid { path: PathBuf, line: usize, field: String, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        message: String,
+    },
 }
 
 struct FieldName<'a>(&'a str);
 
 impl fmt::Display for FieldName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() { f.write_str("(document)") } else { f.write_str(self.0) }
+        if self.0.is_empty() {
+            f.write_str("(document)")
+        } else {
+            f.write_str(self.0)
+        }
     }
 }
 
@@ -42,13 +54,22 @@ impl ConfigError {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// A syntax error found before deserialization starts.
 pub(super) fn from_toml(path: &Path, text: &str, e: toml::de::Error) -> ConfigError {
     let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-    ConfigError::Invalid { path: path.to_path_buf(), line, field: String::new(), message: e.message().trim().to_string() }
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        field: String::new(),
+        message: e.message().trim().to_string(),
+    }
 }
 
 /// A type or unknown-field error; serde_path_to_error supplies the field path.
@@ -65,13 +86,23 @@ pub(super) fn from_path_error(
         .map(|s| line_of(text, s.start))
         .or_else(|| find_line(text, &field))
         .unwrap_or(1);
-    ConfigError::Invalid { path: path.to_path_buf(), line, field, message: inner.message().trim().to_string() }
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        field,
+        message: inner.message().trim().to_string(),
+    }
 }
 
 /// A validation error on a field that parsed fine.
 pub(super) fn semantic(path: &Path, text: &str, field: &str, message: String) -> ConfigError {
     let line = find_line(text, field).unwrap_or(1);
-    ConfigError::Invalid { path: path.to_path_buf(), line, field: field.to_string(), message }
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        field: field.to_string(),
+        message,
+    }
 }
 
 /// Line of the deepest part of a dotted path like `cameras[1].relay` that exists in the document.

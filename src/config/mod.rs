@@ -8,7 +8,10 @@ mod error;
 mod paths;
 
 pub use error::ConfigError;
-pub use paths::{default_litert_candidates, default_model_dirs, demo_allowlist_path, demo_clip_path, resolve_model_path};
+pub use paths::{
+    default_litert_candidates, default_model_dirs, demo_allowlist_path, demo_clip_path,
+    resolve_model_path,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -71,7 +74,11 @@ pub struct SiteSettings {
 
 impl Default for SiteSettings {
     fn default() -> Self {
-        SiteSettings { id: "gate1".into(), name: "boomgate".into(), timezone: String::new() }
+        SiteSettings {
+            id: "gate1".into(),
+            name: "boomgate".into(),
+            timezone: String::new(),
+        }
     }
 }
 
@@ -200,7 +207,11 @@ pub struct OcrSettings {
 
 impl Default for OcrSettings {
     fn default() -> Self {
-        OcrSettings { model: PathBuf::from("plate-ocr.json"), threads: 1, crop_margin: 0.0 }
+        OcrSettings {
+            model: PathBuf::from("plate-ocr.json"),
+            threads: 1,
+            crop_margin: 0.0,
+        }
     }
 }
 
@@ -255,7 +266,10 @@ pub struct FormatSettings {
 
 impl Default for FormatSettings {
     fn default() -> Self {
-        FormatSettings { presets: vec!["us".into(), "eu".into(), "br".into()], custom: Vec::new() }
+        FormatSettings {
+            presets: vec!["us".into(), "eu".into(), "br".into()],
+            custom: Vec::new(),
+        }
     }
 }
 
@@ -273,7 +287,11 @@ pub struct AccessSettings {
 
 impl Default for AccessSettings {
     fn default() -> Self {
-        AccessSettings { max_distance: 1, plate_cooldown_s: 30, import_csv: None }
+        AccessSettings {
+            max_distance: 1,
+            plate_cooldown_s: 30,
+            import_csv: None,
+        }
     }
 }
 
@@ -378,7 +396,10 @@ pub struct LoggingSettings {
 
 impl Default for LoggingSettings {
     fn default() -> Self {
-        LoggingSettings { level: "info".into(), format: LogFormat::Text }
+        LoggingSettings {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
     }
 }
 
@@ -505,24 +526,32 @@ pub struct HomeAssistantSettings {
 
 impl Default for HomeAssistantSettings {
     fn default() -> Self {
-        HomeAssistantSettings { enabled: false, discovery_prefix: "homeassistant".into() }
+        HomeAssistantSettings {
+            enabled: false,
+            discovery_prefix: "homeassistant".into(),
+        }
     }
 }
 
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Config::parse(&text, path)
     }
 
     /// Parses and validates config text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let de = toml::de::Deserializer::parse(text).map_err(|e| error::from_toml(path, text, e))?;
+        let de =
+            toml::de::Deserializer::parse(text).map_err(|e| error::from_toml(path, text, e))?;
         let config: Config = serde_path_to_error::deserialize(de)
             .map_err(|e| error::from_path_error(path, text, e))?;
-        config.validate().map_err(|(field, message)| error::semantic(path, text, &field, message))?;
+        config
+            .validate()
+            .map_err(|(field, message)| error::semantic(path, text, &field, message))?;
         Ok(config)
     }
 
@@ -530,7 +559,11 @@ impl Config {
     /// `./boomgate-data`, MQTT off, status page on localhost.
     pub fn demo() -> Config {
         let mut config = Config::default();
-        config.site = SiteSettings { id: "demo".into(), name: "boomgate demo".into(), timezone: String::new() };
+        config.site = SiteSettings {
+            id: "demo".into(),
+            name: "boomgate demo".into(),
+            timezone: String::new(),
+        };
         config.cameras = vec![CameraSettings {
             id: "demo".into(),
             url: format!("file://{}", demo_clip_path().display()),
@@ -551,34 +584,65 @@ impl Config {
     /// Checks what serde cannot: references between sections, ranges, duplicate ids.
     /// Returns the dotted field path and a message.
     fn validate(&self) -> Result<(), (String, String)> {
-        let id_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let id_ok = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
         if !id_ok(&self.site.id) {
-            return Err(("site.id".into(), format!("'{}' must be non-empty and use only A-Z a-z 0-9 _ -", self.site.id)));
+            return Err((
+                "site.id".into(),
+                format!(
+                    "'{}' must be non-empty and use only A-Z a-z 0-9 _ -",
+                    self.site.id
+                ),
+            ));
         }
         if !self.site.timezone.is_empty() && jiff::tz::TimeZone::get(&self.site.timezone).is_err() {
-            return Err(("site.timezone".into(), format!("unknown time zone '{}'", self.site.timezone)));
+            return Err((
+                "site.timezone".into(),
+                format!("unknown time zone '{}'", self.site.timezone),
+            ));
         }
         let mut relay_ids = BTreeMap::new();
         for (i, r) in self.relays.iter().enumerate() {
             let f = |name: &str| format!("relays[{i}].{name}");
             if !id_ok(&r.id) {
-                return Err((f("id"), format!("'{}' must be non-empty and use only A-Z a-z 0-9 _ -", r.id)));
+                return Err((
+                    f("id"),
+                    format!("'{}' must be non-empty and use only A-Z a-z 0-9 _ -", r.id),
+                ));
             }
             if relay_ids.insert(r.id.clone(), i).is_some() {
                 return Err((f("id"), format!("duplicate relay id '{}'", r.id)));
             }
             if r.max_pulse_ms == 0 || r.max_pulse_ms > 60_000 {
-                return Err((f("max_pulse_ms"), format!("{} is outside 1..=60000", r.max_pulse_ms)));
+                return Err((
+                    f("max_pulse_ms"),
+                    format!("{} is outside 1..=60000", r.max_pulse_ms),
+                ));
             }
             if r.pulse_ms == 0 || r.pulse_ms > r.max_pulse_ms {
-                return Err((f("pulse_ms"), format!("{} must be in 1..=max_pulse_ms ({})", r.pulse_ms, r.max_pulse_ms)));
+                return Err((
+                    f("pulse_ms"),
+                    format!(
+                        "{} must be in 1..=max_pulse_ms ({})",
+                        r.pulse_ms, r.max_pulse_ms
+                    ),
+                ));
             }
             if r.driver == RelayDriver::Gpio {
                 if r.chip.is_none() {
-                    return Err((f("chip"), "the gpio driver needs a chip, e.g. \"gpiochip0\"".into()));
+                    return Err((
+                        f("chip"),
+                        "the gpio driver needs a chip, e.g. \"gpiochip0\"".into(),
+                    ));
                 }
                 if r.line.is_none() == r.line_name.is_none() {
-                    return Err((f("line"), "the gpio driver needs exactly one of `line` or `line_name`".into()));
+                    return Err((
+                        f("line"),
+                        "the gpio driver needs exactly one of `line` or `line_name`".into(),
+                    ));
                 }
             }
         }
@@ -586,18 +650,32 @@ impl Config {
         for (i, c) in self.cameras.iter().enumerate() {
             let f = |name: &str| format!("cameras[{i}].{name}");
             if !id_ok(&c.id) {
-                return Err((f("id"), format!("'{}' must be non-empty and use only A-Z a-z 0-9 _ -", c.id)));
+                return Err((
+                    f("id"),
+                    format!("'{}' must be non-empty and use only A-Z a-z 0-9 _ -", c.id),
+                ));
             }
             if camera_ids.insert(c.id.clone(), i).is_some() {
                 return Err((f("id"), format!("duplicate camera id '{}'", c.id)));
             }
-            let scheme_ok = ["file://", "rtsp://", "rtsps://", "v4l2://", "test://"].iter().any(|s| c.url.starts_with(s));
+            let scheme_ok = ["file://", "rtsp://", "rtsps://", "v4l2://", "test://"]
+                .iter()
+                .any(|s| c.url.starts_with(s));
             if !scheme_ok {
-                return Err((f("url"), format!("'{}' must start with file://, rtsp://, rtsps://, v4l2:// or test://", c.url)));
+                return Err((
+                    f("url"),
+                    format!(
+                        "'{}' must start with file://, rtsp://, rtsps://, v4l2:// or test://",
+                        c.url
+                    ),
+                ));
             }
             if let Some(relay) = &c.relay {
                 if !relay_ids.contains_key(relay) {
-                    return Err((f("relay"), format!("no relay with id '{relay}' in [[relays]]")));
+                    return Err((
+                        f("relay"),
+                        format!("no relay with id '{relay}' in [[relays]]"),
+                    ));
                 }
             }
             if let Some([x1, y1, x2, y2]) = c.roi {
@@ -606,7 +684,10 @@ impl Config {
                 }
             }
             if !(c.max_fps >= 0.0 && c.max_fps.is_finite()) {
-                return Err((f("max_fps"), format!("{} must be 0 (unlimited) or positive", c.max_fps)));
+                return Err((
+                    f("max_fps"),
+                    format!("{} must be 0 (unlimited) or positive", c.max_fps),
+                ));
             }
             if c.reconnect_max_s == 0 {
                 return Err((f("reconnect_max_s"), "must be at least 1".into()));
@@ -615,58 +696,106 @@ impl Config {
                 return Err((f("frame_timeout_s"), "must be at least 1".into()));
             }
         }
-        for (name, threads) in [("detector.threads", self.detector.threads), ("ocr.threads", self.ocr.threads)] {
+        for (name, threads) in [
+            ("detector.threads", self.detector.threads),
+            ("ocr.threads", self.ocr.threads),
+        ] {
             if !(1..=16).contains(&threads) {
                 return Err((name.into(), format!("{threads} is outside 1..=16")));
             }
         }
         if !(0.0..=0.5).contains(&self.ocr.crop_margin) {
-            return Err(("ocr.crop_margin".into(), format!("{} is outside 0..=0.5", self.ocr.crop_margin)));
+            return Err((
+                "ocr.crop_margin".into(),
+                format!("{} is outside 0..=0.5", self.ocr.crop_margin),
+            ));
         }
         for (i, p) in self.formats.presets.iter().enumerate() {
             if !["us", "eu", "br", "br-old", "br-mercosul"].contains(&p.as_str()) {
-                return Err((format!("formats.presets[{i}]"), format!("unknown preset '{p}'; expected us, eu, br, br-old or br-mercosul")));
+                return Err((
+                    format!("formats.presets[{i}]"),
+                    format!("unknown preset '{p}'; expected us, eu, br, br-old or br-mercosul"),
+                ));
             }
         }
         for (i, c) in self.formats.custom.iter().enumerate() {
             if let Err(e) = regex::Regex::new(&c.regex) {
-                return Err((format!("formats.custom[{i}].regex"), format!("invalid regular expression: {e}")));
+                return Err((
+                    format!("formats.custom[{i}].regex"),
+                    format!("invalid regular expression: {e}"),
+                ));
             }
         }
         let t = &self.tracker;
         if !(0.0..=1.0).contains(&t.min_iou) {
-            return Err(("tracker.min_iou".into(), format!("{} is outside 0..=1", t.min_iou)));
+            return Err((
+                "tracker.min_iou".into(),
+                format!("{} is outside 0..=1", t.min_iou),
+            ));
         }
         if !(0.0..=1.0).contains(&t.min_text_similarity) {
-            return Err(("tracker.min_text_similarity".into(), format!("{} is outside 0..=1", t.min_text_similarity)));
+            return Err((
+                "tracker.min_text_similarity".into(),
+                format!("{} is outside 0..=1", t.min_text_similarity),
+            ));
         }
         if !(0.0..=1.0).contains(&t.min_confidence) {
-            return Err(("tracker.min_confidence".into(), format!("{} is outside 0..=1", t.min_confidence)));
+            return Err((
+                "tracker.min_confidence".into(),
+                format!("{} is outside 0..=1", t.min_confidence),
+            ));
         }
         if t.min_reads == 0 || t.stable_reads == 0 {
-            return Err(("tracker.min_reads".into(), "min_reads and stable_reads must be at least 1".into()));
+            return Err((
+                "tracker.min_reads".into(),
+                "min_reads and stable_reads must be at least 1".into(),
+            ));
         }
         if self.access.max_distance > 3 {
-            return Err(("access.max_distance".into(), format!("{} is above 3: fuzzy matching that loose would open for other cars", self.access.max_distance)));
+            return Err((
+                "access.max_distance".into(),
+                format!(
+                    "{} is above 3: fuzzy matching that loose would open for other cars",
+                    self.access.max_distance
+                ),
+            ));
         }
         if !(1..=100).contains(&self.storage.jpeg_quality) {
-            return Err(("storage.jpeg_quality".into(), format!("{} is outside 1..=100", self.storage.jpeg_quality)));
+            return Err((
+                "storage.jpeg_quality".into(),
+                format!("{} is outside 1..=100", self.storage.jpeg_quality),
+            ));
         }
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(("storage.data_dir".into(), "must not be empty".into()));
         }
         if self.http.protect_reads && self.http.token_file.is_none() {
-            return Err(("http.protect_reads".into(), "needs http.token_file: without a token no read could be authorised".into()));
+            return Err((
+                "http.protect_reads".into(),
+                "needs http.token_file: without a token no read could be authorised".into(),
+            ));
         }
         if !(1..=65_536).contains(&self.http.live_buffer) {
-            return Err(("http.live_buffer".into(), format!("{} is not between 1 and 65536", self.http.live_buffer)));
+            return Err((
+                "http.live_buffer".into(),
+                format!("{} is not between 1 and 65536", self.http.live_buffer),
+            ));
         }
         if self.http.enabled && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(("http.listen".into(), format!("'{}' is not an address:port such as 127.0.0.1:8080", self.http.listen)));
+            return Err((
+                "http.listen".into(),
+                format!(
+                    "'{}' is not an address:port such as 127.0.0.1:8080",
+                    self.http.listen
+                ),
+            ));
         }
         if self.mqtt.enabled {
             if !(self.mqtt.url.starts_with("mqtt://") || self.mqtt.url.starts_with("mqtts://")) {
-                return Err(("mqtt.url".into(), format!("'{}' must start with mqtt:// or mqtts://", self.mqtt.url)));
+                return Err((
+                    "mqtt.url".into(),
+                    format!("'{}' must start with mqtt:// or mqtts://", self.mqtt.url),
+                ));
             }
             if self.mqtt.max_inflight == 0 {
                 return Err(("mqtt.max_inflight".into(), "must be at least 1".into()));
@@ -675,10 +804,16 @@ impl Config {
         let mut webhook_ids = BTreeMap::new();
         for (i, w) in self.webhooks.iter().enumerate() {
             if webhook_ids.insert(w.id.clone(), i).is_some() {
-                return Err((format!("webhooks[{i}].id"), format!("duplicate webhook id '{}'", w.id)));
+                return Err((
+                    format!("webhooks[{i}].id"),
+                    format!("duplicate webhook id '{}'", w.id),
+                ));
             }
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                return Err((format!("webhooks[{i}].url"), format!("'{}' must start with http:// or https://", w.url)));
+                return Err((
+                    format!("webhooks[{i}].url"),
+                    format!("'{}' must start with http:// or https://", w.url),
+                ));
             }
         }
         Ok(())

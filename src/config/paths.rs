@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 const CHECKOUT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn exe_dir() -> Option<PathBuf> {
-    std::env::current_exe().ok()?.parent().map(Path::to_path_buf)
+    std::env::current_exe()
+        .ok()?
+        .parent()
+        .map(Path::to_path_buf)
 }
 
 /// Candidate paths of `libLiteRt.so`, in search order.
@@ -79,5 +82,9 @@ fn demo_asset(env: &str, name: &str) -> PathBuf {
         candidates.push(dir.join("../share/boomgate/demo").join(name));
     }
     candidates.push(Path::new(CHECKOUT).join("assets/demo").join(name));
-    candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates.last().unwrap().clone())
+    candidates
+        .iter()
+        .find(|p| p.exists())
+        .cloned()
+        .unwrap_or_else(|| candidates.last().unwrap().clone())
 }

@@ -6,7 +6,8 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 
 #[test]
 fn unknown_field_names_file_line_and_field() {
-    let text = "[site]\nid = \"north\"\n\n[[cameras]]\nid = \"entry\"\nurl = \"test://\"\nfsp = 5\n";
+    let text =
+        "[site]\nid = \"north\"\n\n[[cameras]]\nid = \"entry\"\nurl = \"test://\"\nfsp = 5\n";
     let err = parse(text).unwrap_err();
     let msg = err.to_string();
     assert!(msg.starts_with("/etc/boomgate/boomgate.toml:7:"), "{msg}");
@@ -38,14 +39,16 @@ fn camera_relay_must_exist() {
 
 #[test]
 fn pulse_above_maximum_is_rejected() {
-    let err = parse("[[relays]]\nid = \"gate\"\npulse_ms = 5000\nmax_pulse_ms = 2000\n").unwrap_err();
+    let err =
+        parse("[[relays]]\nid = \"gate\"\npulse_ms = 5000\nmax_pulse_ms = 2000\n").unwrap_err();
     assert_eq!(err.field(), Some("relays[0].pulse_ms"));
     assert_eq!(err.line(), Some(3));
 }
 
 #[test]
 fn gpio_relay_needs_a_line() {
-    let err = parse("[[relays]]\nid = \"gate\"\ndriver = \"gpio\"\nchip = \"gpiochip0\"\n").unwrap_err();
+    let err =
+        parse("[[relays]]\nid = \"gate\"\ndriver = \"gpio\"\nchip = \"gpiochip0\"\n").unwrap_err();
     assert_eq!(err.field(), Some("relays[0].line"));
 }
 
@@ -72,4 +75,3 @@ fn missing_file_names_it() {
     let err = Config::load(Path::new("/nonexistent/boomgate.toml")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/boomgate.toml"));
 }
-

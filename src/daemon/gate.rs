@@ -117,28 +117,51 @@ impl GateLane {
 pub fn handle_read(ctx: &GateContext, camera: &CameraSettings, read: PlateRead) {
     let now = jiff::Timestamp::now();
     let mut decision = match &camera.relay {
-        None => Decision { action: Action::Ignore, reason: reason::NO_RELAY.into(), matched_entry: None, distance: None },
-        Some(relay) => ctx.policy.decide(&read.text, read.format.as_deref(), Some(relay), now),
+        None => Decision {
+            action: Action::Ignore,
+            reason: reason::NO_RELAY.into(),
+            matched_entry: None,
+            distance: None,
+        },
+        Some(relay) => ctx
+            .policy
+            .decide(&read.text, read.format.as_deref(), Some(relay), now),
     };
     if decision.action == Action::Open {
         let relay = camera.relay.as_deref().unwrap_or_default();
         // Key on the matched entry so two slightly different reads of one car share a cooldown.
-        let key = decision.matched_entry.as_ref().map(|m| m.plate.clone()).unwrap_or_else(|| read.text.clone());
-        let in_cooldown = ctx.cooldown.lock().unwrap_or_else(|e| e.into_inner()).check_and_record(&key, relay, Instant::now());
+        let key = decision
+            .matched_entry
+            .as_ref()
+            .map(|m| m.plate.clone())
+            .unwrap_or_else(|| read.text.clone());
+        let in_cooldown = ctx
+            .cooldown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .check_and_record(&key, relay, Instant::now());
         if in_cooldown {
             decision.action = Action::Ignore;
             decision.reason = reason::COOLDOWN.into();
         }
     }
     let frame_to_decision_ms = read.trigger_captured_mono.elapsed().as_secs_f32() * 1000.0;
-    ctx.metrics.frame_to_decision_ms.observe(frame_to_decision_ms as f64);
+    ctx.metrics
+        .frame_to_decision_ms
+        .observe(frame_to_decision_ms as f64);
     let event_id = uuid::Uuid::now_v7().to_string();
 
     let mut relay_action = None;
     let mut frame_to_relay_ms = None;
     if decision.action == Action::Open {
         let relay = camera.relay.clone().unwrap_or_default();
-        let pulse_ms = ctx.config.relays.iter().find(|r| r.id == relay).map(|r| r.pulse_ms).unwrap_or(800);
+        let pulse_ms = ctx
+            .config
+            .relays
+            .iter()
+            .find(|r| r.id == relay)
+            .map(|r| r.pulse_ms)
+            .unwrap_or(800);
         let outcome = ctx.relays.pulse(RelayPulse {
             relay: relay.clone(),
             duration_ms: pulse_ms,
@@ -152,7 +175,11 @@ pub fn handle_read(ctx: &GateContext, camera: &CameraSettings, read: PlateRead) 
             ctx.metrics.relay_pulses.fetch_add(1, Ordering::Relaxed);
             frame_to_relay_ms = Some(ms);
         }
-        relay_action = Some(RelayAction { id: relay, pulse_ms, outcome });
+        relay_action = Some(RelayAction {
+            id: relay,
+            pulse_ms,
+            outcome,
+        });
     }
     match decision.action {
         Action::Open => ctx.metrics.decisions_open.fetch_add(1, Ordering::Relaxed),
@@ -191,7 +218,11 @@ pub fn handle_read(ctx: &GateContext, camera: &CameraSettings, read: PlateRead) 
         let _ = ctx.decisions.send(Arc::new(event.clone()));
     }
     let crop = Some((read.frame.clone(), read.bbox));
-    if ctx.events.try_submit(event, crop, Some(read.frame)).is_err() {
+    if ctx
+        .events
+        .try_submit(event, crop, Some(read.frame))
+        .is_err()
+    {
         tracing::warn!(camera = %camera.id, plate = %read.text, "store queue full: event shed");
     }
 }

@@ -30,7 +30,11 @@ use std::time::Duration;
 /// `boomgate run`: runs until a signal (exit 0) or a start-up failure (documented exit code).
 pub fn run_from_cli(config: Config, config_label: &str) -> Result<ExitCode, Failure> {
     logging::init(&config.logging);
-    tracing::info!(version = crate::VERSION, config = config_label, "boomgate starting");
+    tracing::info!(
+        version = crate::VERSION,
+        config = config_label,
+        "boomgate starting"
+    );
     let shutdown = Shutdown::new();
     let metrics = Arc::new(Metrics::new());
     run(config, &SystemLines, shutdown, metrics)?;
@@ -39,7 +43,12 @@ pub fn run_from_cli(config: Config, config_label: &str) -> Result<ExitCode, Fail
 
 /// Runs the daemon with the given hardware until `shutdown` triggers, a signal arrives, or every
 /// camera has ended.
-pub fn run(config: Config, lines: &dyn LineFactory, shutdown: Shutdown, metrics: Arc<Metrics>) -> Result<(), Failure> {
+pub fn run(
+    config: Config,
+    lines: &dyn LineFactory,
+    shutdown: Shutdown,
+    metrics: Arc<Metrics>,
+) -> Result<(), Failure> {
     // 1. Relays first: every line inactive before anything can fail or take time.
     let (relay_log, relay_log_rx) = relay_log_channel(256);
     let relays = Arc::new(RelayController::new(&config.relays, lines, relay_log)?);
@@ -64,19 +73,30 @@ fn run_with_relays(
         .thread_name("boomgate-io")
         .enable_all()
         .build()
-        .map_err(|e| Failure::new(ExitKind::Runtime, format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| {
+            Failure::new(
+                ExitKind::Runtime,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })?;
     // Signals are caught from here on: a SIGTERM during start-up is a clean stop once ready, not
     // the default action (death by signal) that an early `systemctl stop` would otherwise cause.
     let signals = {
         let _entered = rt.enter();
-        StopSignals::install().map_err(|e| Failure::new(ExitKind::Runtime, format!("cannot install signal handlers: {e}")))?
+        StopSignals::install().map_err(|e| {
+            Failure::new(
+                ExitKind::Runtime,
+                format!("cannot install signal handlers: {e}"),
+            )
+        })?
     };
 
     // 2. Storage and the allow list.
     let data_dir = &config.storage.data_dir;
     let mut store = Store::open(data_dir)?;
     if let Some(csv) = &config.access.import_csv {
-        let entries = crate::access::read_csv_file(csv).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
+        let entries = crate::access::read_csv_file(csv)
+            .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
         let n = entries.len();
         for entry in &entries {
             store.access_upsert(entry)?;
@@ -88,17 +108,26 @@ fn run_with_relays(
 
     // 3. Models, one recognizer per camera (each analysis thread owns its interpreter).
     let runtime = Runtime::load(&config.runtime)?;
-    let formats = PlateFormats::from_settings(&config.formats).map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
+    let formats = PlateFormats::from_settings(&config.formats)
+        .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
     let mut recognizers = Vec::new();
     for _ in &config.cameras {
         recognizers.push(Recognizer::load(&runtime, config)?);
     }
-    let model_names = recognizers.first().map(|r| r.model_versions()).unwrap_or_default();
+    let model_names = recognizers
+        .first()
+        .map(|r| r.model_versions())
+        .unwrap_or_default();
     tracing::info!(litert = %runtime.library_path().display(), detector = %model_names.0, ocr = %model_names.1, "models loaded");
 
     // 4. The store writer: the gate path hands events over without waiting for disk.
     let channels = crate::publish::outbox_channels(config);
-    let writer = StoreWriter::spawn(store, WriterOptions::from_settings(&config.storage, channels), shutdown.clone(), relay_log_rx);
+    let writer = StoreWriter::spawn(
+        store,
+        WriterOptions::from_settings(&config.storage, channels),
+        shutdown.clone(),
+        relay_log_rx,
+    );
 
     // Back-office delivery drains the outbox on its own connection; a broker that is down is
     // retried, unreadable secrets or a bad URL stop the start.
@@ -126,7 +155,10 @@ fn run_with_relays(
             config,
             metrics.clone(),
             relays.clone(),
-            crate::http::EventFeeds { decided: decisions.subscribe(), stored: writer.subscribe() },
+            crate::http::EventFeeds {
+                decided: decisions.subscribe(),
+                stored: writer.subscribe(),
+            },
             versions,
             shutdown.clone(),
             rt.handle(),
@@ -142,7 +174,9 @@ fn run_with_relays(
         config: config.clone(),
         relays: relays.clone(),
         policy: policy.clone(),
-        cooldown: std::sync::Mutex::new(crate::access::PlateCooldown::new(Duration::from_secs(config.access.plate_cooldown_s as u64))),
+        cooldown: std::sync::Mutex::new(crate::access::PlateCooldown::new(Duration::from_secs(
+            config.access.plate_cooldown_s as u64,
+        ))),
         events: writer.sender(),
         metrics: metrics.clone(),
         decisions,
@@ -151,16 +185,42 @@ fn run_with_relays(
     for (camera, recognizer) in config.cameras.iter().zip(recognizers) {
         let stats = metrics.camera(&camera.id);
         let source = Camera::start(camera, stats, shutdown.clone())?;
-        lanes.push(GateLane::spawn(ctx.clone(), camera.clone(), Box::new(source), recognizer, formats.clone(), shutdown.clone()));
+        lanes.push(GateLane::spawn(
+            ctx.clone(),
+            camera.clone(),
+            Box::new(source),
+            recognizer,
+            formats.clone(),
+            shutdown.clone(),
+        ));
     }
-    let refresher = policy::spawn_refresher(policy.clone(), data_dir.clone(), config.clone(), shutdown.clone());
+    let refresher = policy::spawn_refresher(
+        policy.clone(),
+        data_dir.clone(),
+        config.clone(),
+        shutdown.clone(),
+    );
 
     // 6. Ready: systemd gets READY=1 and watchdog pings while frames flow.
     let notifier = Notifier::from_env();
-    notifier.ready(&format!("{} camera(s), {} relay(s)", config.cameras.len(), config.relays.len()));
-    let watchdog = notify::spawn_watchdog(notifier.clone(), metrics.clone(), config.cameras.clone(), shutdown.clone());
+    notifier.ready(&format!(
+        "{} camera(s), {} relay(s)",
+        config.cameras.len(),
+        config.relays.len()
+    ));
+    let watchdog = notify::spawn_watchdog(
+        notifier.clone(),
+        metrics.clone(),
+        config.cameras.clone(),
+        shutdown.clone(),
+    );
     let state_log = spawn_state_logger(metrics.clone(), shutdown.clone());
-    let sampler = spawn_store_sampler(metrics.clone(), writer.sender(), data_dir.clone(), shutdown.clone());
+    let sampler = spawn_store_sampler(
+        metrics.clone(),
+        writer.sender(),
+        data_dir.clone(),
+        shutdown.clone(),
+    );
     tracing::info!(cameras = config.cameras.len(), "boomgate ready");
 
     wait_for_stop(&rt, signals, &shutdown, &lanes);
@@ -176,9 +236,12 @@ fn run_with_relays(
     let _ = sampler.join();
     writer.shutdown();
     // MQTT says `offline` and disconnects cleanly; bounded so a dead broker cannot hold the stop.
-    let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), publisher.stopped()).await });
+    let _ = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), publisher.stopped()).await
+    });
     if let Some(http) = http {
-        let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(3), http.stopped()).await });
+        let _ = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(3), http.stopped()).await });
     }
     Ok(())
 }
@@ -193,12 +256,20 @@ impl StopSignals {
     /// Needs a tokio runtime context.
     fn install() -> std::io::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
-        Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
 }
 
 /// Blocks until SIGTERM/SIGINT, an external trigger, or every lane has ended.
-fn wait_for_stop(rt: &tokio::runtime::Runtime, signals: StopSignals, shutdown: &Shutdown, lanes: &[GateLane]) {
+fn wait_for_stop(
+    rt: &tokio::runtime::Runtime,
+    signals: StopSignals,
+    shutdown: &Shutdown,
+    lanes: &[GateLane],
+) {
     let lanes_done = || !lanes.is_empty() && lanes.iter().all(|l| l.is_finished());
     let StopSignals { mut term, mut int } = signals;
     rt.block_on(async {
@@ -221,18 +292,27 @@ fn wait_for_stop(rt: &tokio::runtime::Runtime, signals: StopSignals, shutdown: &
 
 /// Copies the store writer's counters into the metrics every second, and every 30 s the disk
 /// use, free space and outbox depth (read on a connection of its own, off the gate path).
-fn spawn_store_sampler(metrics: Arc<Metrics>, sender: crate::store::StoreSender, data_dir: std::path::PathBuf, shutdown: Shutdown) -> std::thread::JoinHandle<()> {
+fn spawn_store_sampler(
+    metrics: Arc<Metrics>,
+    sender: crate::store::StoreSender,
+    data_dir: std::path::PathBuf,
+    shutdown: Shutdown,
+) -> std::thread::JoinHandle<()> {
     use std::sync::atomic::Ordering;
     std::thread::Builder::new()
         .name("store-sampler".into())
         .spawn(move || {
-            let store = Store::open(&data_dir).map_err(|e| tracing::warn!(error = %e, "disk and outbox figures unavailable")).ok();
+            let store = Store::open(&data_dir)
+                .map_err(|e| tracing::warn!(error = %e, "disk and outbox figures unavailable"))
+                .ok();
             let mut tick: u64 = 0;
             loop {
                 let stats = sender.stats();
                 metrics.events_stored.store(stats.stored, Ordering::Relaxed);
                 metrics.store_errors.store(stats.errors, Ordering::Relaxed);
-                metrics.store_queue_depth.store(stats.queue_depth as i64, Ordering::Relaxed);
+                metrics
+                    .store_queue_depth
+                    .store(stats.queue_depth as i64, Ordering::Relaxed);
                 if tick % 30 == 0 {
                     if let Some(store) = &store {
                         if let Ok(used) = store.disk_usage_bytes() {
@@ -240,7 +320,9 @@ fn spawn_store_sampler(metrics: Arc<Metrics>, sender: crate::store::StoreSender,
                         }
                         if let Ok((depth, age)) = store.outbox_stats() {
                             metrics.outbox_depth.store(depth, Ordering::Relaxed);
-                            metrics.outbox_oldest_age_s.store(age as u64, Ordering::Relaxed);
+                            metrics
+                                .outbox_oldest_age_s
+                                .store(age as u64, Ordering::Relaxed);
                         }
                     }
                     if let Some(free) = crate::store::free_bytes(&data_dir) {

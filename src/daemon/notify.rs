@@ -18,7 +18,10 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn from_env() -> Notifier {
-        Notifier { enabled: std::env::var_os("NOTIFY_SOCKET").is_some(), watchdog: sd_notify::watchdog_enabled() }
+        Notifier {
+            enabled: std::env::var_os("NOTIFY_SOCKET").is_some(),
+            watchdog: sd_notify::watchdog_enabled(),
+        }
     }
 
     fn send(&self, state: &[NotifyState]) {
@@ -43,14 +46,24 @@ impl Notifier {
 }
 
 /// Pings the watchdog at half its interval while frames flow; stays silent when they stop.
-pub fn spawn_watchdog(notifier: Notifier, metrics: Arc<Metrics>, cameras: Vec<CameraSettings>, shutdown: Shutdown) -> JoinHandle<()> {
+pub fn spawn_watchdog(
+    notifier: Notifier,
+    metrics: Arc<Metrics>,
+    cameras: Vec<CameraSettings>,
+    shutdown: Shutdown,
+) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("watchdog".into())
         .spawn(move || {
-            let Some(interval) = notifier.watchdog else { return };
+            let Some(interval) = notifier.watchdog else {
+                return;
+            };
             let mut warned = false;
             while !shutdown.sleep(interval / 2) {
-                if metrics.stalled_cameras(&cameras, jiff::Timestamp::now().as_millisecond()).is_empty() {
+                if metrics
+                    .stalled_cameras(&cameras, jiff::Timestamp::now().as_millisecond())
+                    .is_empty()
+                {
                     notifier.ping();
                     warned = false;
                 } else if !warned {

@@ -21,18 +21,30 @@ impl PolicyCell {
         let entries = store.access_list()?;
         let n = entries.len();
         let policy = AccessPolicy::new(entries, &config.access, site_time_zone(&config.site));
-        Ok(PolicyCell { current: RwLock::new((version, Arc::new(policy), n)) })
+        Ok(PolicyCell {
+            current: RwLock::new((version, Arc::new(policy), n)),
+        })
     }
 
     pub fn snapshot(&self) -> Arc<AccessPolicy> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
     }
 
     pub fn entry_count(&self) -> usize {
         self.current.read().unwrap_or_else(|e| e.into_inner()).2
     }
 
-    pub fn decide(&self, plate: &str, format: Option<&str>, relay: Option<&str>, at: jiff::Timestamp) -> Decision {
+    pub fn decide(
+        &self,
+        plate: &str,
+        format: Option<&str>,
+        relay: Option<&str>,
+        at: jiff::Timestamp,
+    ) -> Decision {
         self.snapshot().decide(plate, format, relay, at)
     }
 
@@ -47,7 +59,12 @@ impl PolicyCell {
 
 /// Polls the database's access-list version every 2 s on its own connection and swaps the
 /// snapshot when it changed (edits come from HTTP, MQTT or another process).
-pub fn spawn_refresher(cell: Arc<PolicyCell>, data_dir: PathBuf, config: Config, shutdown: Shutdown) -> JoinHandle<()> {
+pub fn spawn_refresher(
+    cell: Arc<PolicyCell>,
+    data_dir: PathBuf,
+    config: Config,
+    shutdown: Shutdown,
+) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("policy-refresh".into())
         .spawn(move || {

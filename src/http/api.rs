@@ -1,7 +1,7 @@
 //! Routes, the read/write guard, and the JSON API handlers.
 
 use super::{live, page, App};
-use crate::access::{Action, AccessEntry};
+use crate::access::{AccessEntry, Action};
 use crate::publish::command::{self, AllowlistSet, Command, UpsertEntry};
 use crate::relay::{PulseOutcome, RelayPulse};
 use crate::store::{AccessKey, EventFilter, Page};
@@ -29,7 +29,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into(), retry_after_s: None }
+        ApiError {
+            status,
+            message: message.into(),
+            retry_after_s: None,
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
@@ -49,10 +53,12 @@ impl IntoResponse for ApiError {
         }
         let mut r = (self.status, Json(json!({ "error": self.message }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let Some(s) = self.retry_after_s {
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         r
     }
@@ -91,20 +97,40 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     // Refuse a declared oversize body before reading any of it (the limit layer would only
     // notice after reading up to the limit).
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > super::MAX_BODY_BYTES as u64) {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body over {} bytes", super::MAX_BODY_BYTES)).into_response();
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {} bytes", super::MAX_BODY_BYTES),
+        )
+        .into_response();
     }
     let path = req.uri().path();
     let read = req.method() == Method::GET || req.method() == Method::HEAD;
-    let open = read && (path == "/" || path.starts_with("/assets/") || path == "/healthz" || path == "/api/openapi.json");
+    let open = read
+        && (path == "/"
+            || path.starts_with("/assets/")
+            || path == "/healthz"
+            || path == "/api/openapi.json");
     if open || (read && !app.config.http.protect_reads) {
         return next.run(req).await;
     }
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
     // Browsers cannot set headers on WebSocket or <img> requests: reads may carry the token as
     // `?access_token=`; writes only in the header.
-    let query_token = if read { req.uri().query().and_then(access_token_param) } else { None };
+    let query_token = if read {
+        req.uri().query().and_then(access_token_param)
+    } else {
+        None
+    };
     match authorize(&app, req.headers(), query_token.as_deref(), peer, !read) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -112,7 +138,10 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
 }
 
 fn access_token_param(query: &str) -> Option<String> {
-    query.split('&').find_map(|kv| kv.strip_prefix("access_token=")).map(|v| percent_decode(v))
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("access_token="))
+        .map(|v| percent_decode(v))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -134,21 +163,39 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn authorize(app: &App, headers: &HeaderMap, query_token: Option<&str>, peer: std::net::IpAddr, write: bool) -> Result<(), ApiError> {
+fn authorize(
+    app: &App,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+    peer: std::net::IpAddr,
+    write: bool,
+) -> Result<(), ApiError> {
     let Some(token) = &app.token else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "changes over HTTP are disabled: set http.token_file in the configuration"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "changes over HTTP are disabled: set http.token_file in the configuration",
+        ));
     };
     let now = Instant::now();
     let mut limiter = app.limiter.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(wait) = limiter.locked(peer, now) {
-        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, format!("too many failed token attempts from {peer}; retry in {} s", wait.as_secs()));
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many failed token attempts from {peer}; retry in {} s",
+                wait.as_secs()
+            ),
+        );
         e.retry_after_s = Some(wait.as_secs().max(1));
         return Err(e);
     }
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .or(query_token);
     match presented {
@@ -159,10 +206,16 @@ fn authorize(app: &App, headers: &HeaderMap, query_token: Option<&str>, peer: st
         Some(_) => {
             limiter.fail(peer, now);
             tracing::warn!(client = %peer, write, "HTTP request with a wrong token");
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong bearer token"))
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "wrong bearer token",
+            ))
         }
         // No token at all is a forgotten header, not a guess: refused but not counted.
-        None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "this request needs 'Authorization: Bearer <token>' (http.token_file)")),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "this request needs 'Authorization: Bearer <token>' (http.token_file)",
+        )),
     }
 }
 
@@ -176,9 +229,15 @@ async fn security_headers(req: Request, next: Next) -> Response {
             "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'",
         ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -197,7 +256,8 @@ pub(crate) fn status_value(app: &App, outbox: Option<(u64, f64)>) -> serde_json:
             let last = c.last_frame_unix_ms.load(Ordering::Relaxed);
             let (decoder, error) = match &state {
                 crate::video::CameraState::Streaming { decoder } => (Some(decoder.clone()), None),
-                crate::video::CameraState::Reconnecting { error, .. } | crate::video::CameraState::Failed { error } => (None, Some(error.clone())),
+                crate::video::CameraState::Reconnecting { error, .. }
+                | crate::video::CameraState::Failed { error } => (None, Some(error.clone())),
                 _ => (None, None),
             };
             json!({
@@ -220,7 +280,10 @@ pub(crate) fn status_value(app: &App, outbox: Option<(u64, f64)>) -> serde_json:
         .into_iter()
         .map(|(id, st)| json!({"id": id, "state": st.as_str()}))
         .collect();
-    let (depth, age) = outbox.unwrap_or((m.outbox_depth.load(Ordering::Relaxed), m.outbox_oldest_age_s.load(Ordering::Relaxed) as f64));
+    let (depth, age) = outbox.unwrap_or((
+        m.outbox_depth.load(Ordering::Relaxed),
+        m.outbox_oldest_age_s.load(Ordering::Relaxed) as f64,
+    ));
     let storage = &app.config.storage;
     json!({
         "site": {"id": app.config.site.id, "name": app.config.site.name},
@@ -258,10 +321,23 @@ async fn status(State(app): State<Arc<App>>) -> Result<Json<serde_json::Value>, 
 }
 
 /// Parameters of `/api/events`; anything else is refused by name.
-const EVENT_PARAMS: &[&str] = &["plate", "prefix", "from", "to", "decision", "camera", "limit", "before", "access_token"];
+const EVENT_PARAMS: &[&str] = &[
+    "plate",
+    "prefix",
+    "from",
+    "to",
+    "decision",
+    "camera",
+    "limit",
+    "before",
+    "access_token",
+];
 pub const MAX_PAGE: u32 = 500;
 
-fn timestamp_param(q: &HashMap<String, String>, name: &str) -> Result<Option<jiff::Timestamp>, ApiError> {
+fn timestamp_param(
+    q: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<jiff::Timestamp>, ApiError> {
     match q.get(name).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => v
@@ -273,7 +349,10 @@ fn timestamp_param(q: &HashMap<String, String>, name: &str) -> Result<Option<jif
 
 fn event_query(q: &HashMap<String, String>) -> Result<(EventFilter, Page), ApiError> {
     if let Some(k) = q.keys().find(|k| !EVENT_PARAMS.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!("unknown query parameter '{k}' (known: {})", EVENT_PARAMS[..8].join(", "))));
+        return Err(ApiError::bad_request(format!(
+            "unknown query parameter '{k}' (known: {})",
+            EVENT_PARAMS[..8].join(", ")
+        )));
     }
     let text = |name: &str| q.get(name).filter(|v| !v.is_empty()).cloned();
     let decision = match text("decision").as_deref() {
@@ -281,18 +360,30 @@ fn event_query(q: &HashMap<String, String>) -> Result<(EventFilter, Page), ApiEr
         Some("open") => Some(Action::Open),
         Some("deny") => Some(Action::Deny),
         Some("ignore") => Some(Action::Ignore),
-        Some(other) => return Err(ApiError::bad_request(format!("query parameter 'decision': '{other}' is not open, deny or ignore"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "query parameter 'decision': '{other}' is not open, deny or ignore"
+            )))
+        }
     };
     let limit = match text("limit") {
         None => 50,
         Some(v) => match v.parse::<u32>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => return Err(ApiError::bad_request(format!("query parameter 'limit': '{v}' is not a number from 1 to {MAX_PAGE}"))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter 'limit': '{v}' is not a number from 1 to {MAX_PAGE}"
+                )))
+            }
         },
     };
     for name in ["plate", "prefix"] {
         if let Some(v) = text(name) {
-            if v.len() > 32 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') {
+            if v.len() > 32
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
+            {
                 return Err(ApiError::bad_request(format!("query parameter '{name}': '{v}' must be up to 32 letters, digits, spaces or '-'")));
             }
         }
@@ -305,10 +396,19 @@ fn event_query(q: &HashMap<String, String>) -> Result<(EventFilter, Page), ApiEr
         decision,
         camera: text("camera"),
     };
-    Ok((filter, Page { limit, before: text("before") }))
+    Ok((
+        filter,
+        Page {
+            limit,
+            before: text("before"),
+        },
+    ))
 }
 
-async fn events(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, String>>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn events(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let (filter, page) = event_query(&q)?;
     let limit = page.limit as usize;
     let events = app
@@ -322,37 +422,76 @@ async fn events(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, Str
             s.events_query(&filter, &page).map(Some)
         })
         .await?
-        .ok_or_else(|| ApiError::bad_request("query parameter 'before': no such event (use next_before of the previous page)"))?;
-    let next = (events.len() == limit).then(|| events.last().map(|e| e.event_id.clone())).flatten();
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "query parameter 'before': no such event (use next_before of the previous page)",
+            )
+        })?;
+    let next = (events.len() == limit)
+        .then(|| events.last().map(|e| e.event_id.clone()))
+        .flatten();
     Ok(Json(json!({ "events": events, "next_before": next })))
 }
 
-async fn event(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<crate::store::Event>, ApiError> {
+async fn event(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<crate::store::Event>, ApiError> {
     if id.len() > 64 {
         return Err(ApiError::bad_request("event id is too long"));
     }
     let wanted = id.clone();
-    app.db(move |s| s.event_by_id(&wanted)).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("no event '{id}'")))
+    app.db(move |s| s.event_by_id(&wanted))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no event '{id}'")))
 }
 
-async fn stats_days(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, String>>) -> Result<Json<serde_json::Value>, ApiError> {
-    if let Some(k) = q.keys().find(|k| !["from", "to", "access_token"].contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!("unknown query parameter '{k}' (known: from, to)")));
+async fn stats_days(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some(k) = q
+        .keys()
+        .find(|k| !["from", "to", "access_token"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown query parameter '{k}' (known: from, to)"
+        )));
     }
     let to = timestamp_param(&q, "to")?.unwrap_or_else(jiff::Timestamp::now);
     let from = match timestamp_param(&q, "from")? {
         Some(f) => f,
-        None => to.checked_sub(jiff::SignedDuration::from_hours(24 * 30)).map_err(|e| ApiError::internal(e.to_string()))?,
+        None => to
+            .checked_sub(jiff::SignedDuration::from_hours(24 * 30))
+            .map_err(|e| ApiError::internal(e.to_string()))?,
     };
     let days = app.db(move |s| s.day_stats(from, to)).await?;
     Ok(Json(json!({ "days": days })))
 }
 
-async fn camera_frame(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let cam = app.metrics.cameras().into_iter().find(|c| c.id == id).ok_or_else(|| ApiError::not_found(format!("no camera '{id}'")))?;
-    let jpeg = cam.thumbnail_jpeg.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let jpeg = jpeg.ok_or_else(|| ApiError::not_found(format!("camera '{id}' has no frame yet")))?;
-    Ok(([(header::CONTENT_TYPE, "image/jpeg")], Body::from(jpeg.as_ref().clone())).into_response())
+async fn camera_frame(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let cam = app
+        .metrics
+        .cameras()
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no camera '{id}'")))?;
+    let jpeg = cam
+        .thumbnail_jpeg
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let jpeg =
+        jpeg.ok_or_else(|| ApiError::not_found(format!("camera '{id}' has no frame yet")))?;
+    Ok((
+        [(header::CONTENT_TYPE, "image/jpeg")],
+        Body::from(jpeg.as_ref().clone()),
+    )
+        .into_response())
 }
 
 /// `/media/<relative>`: only crop and frame files of stored events; anything that could leave
@@ -363,7 +502,10 @@ async fn media(State(app): State<Arc<App>>, Path(rel): Path<String>) -> Result<R
         return Err(missing());
     }
     let wanted = rel.clone();
-    let path = app.db(move |s| Ok(s.media_file(&wanted))).await?.ok_or_else(missing)?;
+    let path = app
+        .db(move |s| Ok(s.media_file(&wanted)))
+        .await?
+        .ok_or_else(missing)?;
     let media_dir = app.media_dir.clone();
     let bytes = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
         // Every component below the media folder must be a real directory or file.
@@ -371,7 +513,11 @@ async fn media(State(app): State<Arc<App>>, Path(rel): Path<String>) -> Result<R
         let mut at = media_dir.clone();
         for c in rel.components() {
             at.push(c);
-            if std::fs::symlink_metadata(&at).ok()?.file_type().is_symlink() {
+            if std::fs::symlink_metadata(&at)
+                .ok()?
+                .file_type()
+                .is_symlink()
+            {
                 return None;
             }
         }
@@ -380,7 +526,14 @@ async fn media(State(app): State<Arc<App>>, Path(rel): Path<String>) -> Result<R
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
     .ok_or_else(missing)?;
-    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400")], Body::from(bytes)).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        Body::from(bytes),
+    )
+        .into_response())
 }
 
 async fn allowlist(State(app): State<Arc<App>>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -392,11 +545,22 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Resul
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("{what}: {e}")))
 }
 
-async fn allowlist_upsert(State(app): State<Arc<App>>, body: Bytes) -> Result<(StatusCode, Json<AccessEntry>), ApiError> {
+async fn allowlist_upsert(
+    State(app): State<Arc<App>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<AccessEntry>), ApiError> {
     let entry: UpsertEntry = parse_json(&body, "allow-list entry")?;
-    let cmd = AllowlistSet { correlation_id: None, upsert: vec![entry], delete: vec![] };
-    let Command::Allowlist { mut upsert, .. } = command::validate_allowlist(cmd, &app.relays).map_err(ApiError::bad_request)? else {
-        return Err(ApiError::internal("allow-list validation returned another command"));
+    let cmd = AllowlistSet {
+        correlation_id: None,
+        upsert: vec![entry],
+        delete: vec![],
+    };
+    let Command::Allowlist { mut upsert, .. } =
+        command::validate_allowlist(cmd, &app.relays).map_err(ApiError::bad_request)?
+    else {
+        return Err(ApiError::internal(
+            "allow-list validation returned another command",
+        ));
     };
     let mut entry = upsert.remove(0);
     let stored = entry.clone();
@@ -405,53 +569,106 @@ async fn allowlist_upsert(State(app): State<Arc<App>>, body: Bytes) -> Result<(S
     Ok((StatusCode::OK, Json(entry)))
 }
 
-async fn allowlist_delete(State(app): State<Arc<App>>, Path(plate): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn allowlist_delete(
+    State(app): State<Arc<App>>,
+    Path(plate): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let plate = command::normalise_plate(&plate).map_err(ApiError::bad_request)?;
     let key = plate.clone();
-    if app.db(move |s| s.access_delete(&AccessKey::Plate(key))).await? {
+    if app
+        .db(move |s| s.access_delete(&AccessKey::Plate(key)))
+        .await?
+    {
         tracing::info!(plate = %plate, "allow/deny entry deleted over HTTP");
         Ok(Json(json!({ "deleted": plate })))
     } else {
-        Err(ApiError::not_found(format!("plate '{plate}' is not on the allow/deny list")))
+        Err(ApiError::not_found(format!(
+            "plate '{plate}' is not on the allow/deny list"
+        )))
     }
 }
 
-async fn relay_open(State(app): State<Arc<App>>, Path(id): Path<String>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn relay_open(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     if app.relays.settings(&id).is_none() {
         return Err(ApiError::not_found(format!("no relay '{id}'")));
     }
-    let payload: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"OPEN" } else { &body };
+    let payload: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"OPEN"
+    } else {
+        &body
+    };
     let (_, cmd) = command::parse_relay_set(&id, payload, &app.relays);
     let Command::Pulse { relay, duration_ms } = cmd.map_err(ApiError::bad_request)? else {
-        return Err(ApiError::internal("relay validation returned another command"));
+        return Err(ApiError::internal(
+            "relay validation returned another command",
+        ));
     };
-    let pulse_ms = if duration_ms == 0 { app.relays.settings(&relay).map(|s| s.pulse_ms).unwrap_or(0) } else { duration_ms };
-    let outcome = app.relays.pulse(RelayPulse { relay: relay.clone(), duration_ms, reason: "manual_http".into(), plate: None, event_id: None });
+    let pulse_ms = if duration_ms == 0 {
+        app.relays.settings(&relay).map(|s| s.pulse_ms).unwrap_or(0)
+    } else {
+        duration_ms
+    };
+    let outcome = app.relays.pulse(RelayPulse {
+        relay: relay.clone(),
+        duration_ms,
+        reason: "manual_http".into(),
+        plate: None,
+        event_id: None,
+    });
     tracing::info!(relay = %relay, ?outcome, "relay opened over HTTP");
     match outcome {
-        PulseOutcome::Pulsed => Ok(Json(json!({ "relay": relay, "outcome": outcome, "pulse_ms": pulse_ms }))),
-        other => Err(ApiError::new(StatusCode::CONFLICT, format!("relay '{relay}' refused the pulse: {}", serde_json::to_value(other).unwrap_or_default()))),
+        PulseOutcome::Pulsed => Ok(Json(
+            json!({ "relay": relay, "outcome": outcome, "pulse_ms": pulse_ms }),
+        )),
+        other => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "relay '{relay}' refused the pulse: {}",
+                serde_json::to_value(other).unwrap_or_default()
+            ),
+        )),
     }
 }
 
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let outbox = app.db(|s| s.outbox_stats()).await.ok();
     let text = super::prometheus::render(&app.metrics, &app.relays, outbox);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// 200 while every camera delivered a frame within its `frame_timeout_s` (a file camera that
 /// ended counts as healthy), the same rule as the systemd watchdog; else 503 naming the cameras.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    let problems = app.metrics.stalled_cameras(&app.config.cameras, jiff::Timestamp::now().as_millisecond());
+    let problems = app
+        .metrics
+        .stalled_cameras(&app.config.cameras, jiff::Timestamp::now().as_millisecond());
     if problems.is_empty() {
         (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unhealthy", "problems": problems }))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unhealthy", "problems": problems })),
+        )
+            .into_response()
     }
 }
 
@@ -460,12 +677,20 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn event_queries_are_validated_by_name() {
-        let (f, p) = event_query(&q(&[("plate", "ab1"), ("decision", "open"), ("limit", "10")])).unwrap();
+        let (f, p) = event_query(&q(&[
+            ("plate", "ab1"),
+            ("decision", "open"),
+            ("limit", "10"),
+        ]))
+        .unwrap();
         assert_eq!(f.plate_contains.as_deref(), Some("ab1"));
         assert_eq!(f.decision, Some(Action::Open));
         assert_eq!(p.limit, 10);
@@ -480,7 +705,10 @@ mod tests {
 
     #[test]
     fn access_token_is_taken_from_the_query() {
-        assert_eq!(access_token_param("a=1&access_token=ab%2Bc").as_deref(), Some("ab+c"));
+        assert_eq!(
+            access_token_param("a=1&access_token=ab%2Bc").as_deref(),
+            Some("ab+c")
+        );
         assert_eq!(access_token_param("a=1"), None);
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }

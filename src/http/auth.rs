@@ -23,16 +23,22 @@ pub struct Token {
 impl Token {
     /// Reads the token from `path` (surrounding whitespace ignored).
     pub fn from_file(path: &Path) -> Result<Token, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read http.token_file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read http.token_file {}: {e}", path.display()))?;
         let token = text.trim();
         if token.len() < 16 {
-            return Err(format!("http.token_file {}: the token must have at least 16 characters", path.display()));
+            return Err(format!(
+                "http.token_file {}: the token must have at least 16 characters",
+                path.display()
+            ));
         }
         Ok(Token::new(token))
     }
 
     pub fn new(token: &str) -> Token {
-        Token { digest: sha256(token.as_bytes()) }
+        Token {
+            digest: sha256(token.as_bytes()),
+        }
     }
 
     pub fn matches(&self, candidate: &str) -> bool {
@@ -57,21 +63,36 @@ impl FailureLimiter {
     /// `Some(wait)` while `ip` is locked out.
     pub fn locked(&mut self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let q = self.failures.get_mut(&ip)?;
-        while q.front().is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW) {
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
+        {
             q.pop_front();
         }
         if q.is_empty() {
             self.failures.remove(&ip);
             return None;
         }
-        (q.len() >= MAX_FAILURES).then(|| FAILURE_WINDOW.saturating_sub(now.duration_since(q[0])).max(Duration::from_secs(1)))
+        (q.len() >= MAX_FAILURES).then(|| {
+            FAILURE_WINDOW
+                .saturating_sub(now.duration_since(q[0]))
+                .max(Duration::from_secs(1))
+        })
     }
 
     pub fn fail(&mut self, ip: IpAddr, now: Instant) {
         if self.failures.len() >= MAX_TRACKED && !self.failures.contains_key(&ip) {
-            self.failures.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
+            self.failures.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW)
+            });
             if self.failures.len() >= MAX_TRACKED {
-                if let Some(oldest) = self.failures.iter().min_by_key(|(_, q)| q.back().copied()).map(|(k, _)| *k) {
+                if let Some(oldest) = self
+                    .failures
+                    .iter()
+                    .min_by_key(|(_, q)| q.back().copied())
+                    .map(|(k, _)| *k)
+                {
                     self.failures.remove(&oldest);
                 }
             }
@@ -113,7 +134,13 @@ mod tests {
         l.fail(ip, t0 + Duration::from_secs(5));
         let wait = l.locked(ip, t0 + Duration::from_secs(6)).expect("locked");
         assert_eq!(wait, Duration::from_secs(54));
-        assert!(l.locked(other, t0 + Duration::from_secs(6)).is_none(), "other clients are not affected");
-        assert!(l.locked(ip, t0 + Duration::from_secs(61)).is_none(), "the first failure left the window");
+        assert!(
+            l.locked(other, t0 + Duration::from_secs(6)).is_none(),
+            "other clients are not affected"
+        );
+        assert!(
+            l.locked(ip, t0 + Duration::from_secs(61)).is_none(),
+            "the first failure left the window"
+        );
     }
 }

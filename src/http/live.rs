@@ -26,8 +26,15 @@ fn publish(app: &App, v: serde_json::Value) {
 }
 
 /// Produces the live messages until shutdown.
-pub(crate) async fn hub(app: Arc<App>, feeds: super::EventFeeds, shutdown: crate::shutdown::Shutdown) {
-    let super::EventFeeds { decided: mut events, mut stored } = feeds;
+pub(crate) async fn hub(
+    app: Arc<App>,
+    feeds: super::EventFeeds,
+    shutdown: crate::shutdown::Shutdown,
+) {
+    let super::EventFeeds {
+        decided: mut events,
+        mut stored,
+    } = feeds;
     let mut stored_open = true;
     let mut relays = app.relays.subscribe();
     let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
@@ -84,11 +91,14 @@ pub(crate) async fn hub(app: Arc<App>, feeds: super::EventFeeds, shutdown: crate
 /// `GET /ws/events`.
 pub(crate) async fn ws(State(app): State<Arc<App>>, upgrade: WebSocketUpgrade) -> Response {
     let rx = app.live.subscribe();
-    upgrade.max_message_size(4096).on_upgrade(move |socket| client(app, socket, rx))
+    upgrade
+        .max_message_size(4096)
+        .on_upgrade(move |socket| client(app, socket, rx))
 }
 
 async fn client(app: Arc<App>, mut socket: WebSocket, mut rx: broadcast::Receiver<Arc<str>>) {
-    let hello = json!({ "type": "hello", "site": app.config.site.id, "version": crate::VERSION }).to_string();
+    let hello = json!({ "type": "hello", "site": app.config.site.id, "version": crate::VERSION })
+        .to_string();
     if socket.send(Message::Text(hello.into())).await.is_err() {
         return;
     }

@@ -28,10 +28,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("cannot listen on http.listen {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Token(String),
-    #[error("http.protect_reads is set but http.token_file is not: reads could never be authorised")]
+    #[error(
+        "http.protect_reads is set but http.token_file is not: reads could never be authorised"
+    )]
     ReadsWithoutToken,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -118,8 +123,14 @@ impl HttpServer {
         let media_dir = store.media_dir().to_path_buf();
         let listener = std::net::TcpListener::bind(&settings.listen)
             .and_then(|l| l.set_nonblocking(true).map(|_| l))
-            .map_err(|source| HttpError::Bind { addr: settings.listen.clone(), source })?;
-        let addr = listener.local_addr().map_err(|source| HttpError::Bind { addr: settings.listen.clone(), source })?;
+            .map_err(|source| HttpError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| HttpError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?;
         let (live, _) = broadcast::channel(settings.live_buffer.max(1));
         let app = Arc::new(App {
             config: config.clone(),
@@ -134,14 +145,21 @@ impl HttpServer {
             shutdown: shutdown.clone(),
         });
         let _entered = rt.enter();
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| HttpError::Bind { addr: settings.listen.clone(), source })?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(|source| HttpError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
         rt.spawn(live::hub(app.clone(), events, shutdown.clone()));
         let router = api::router(app);
         let task = rt.spawn(async move {
             let stop = shutdown.clone();
-            let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move { stop.wait().await })
-                .await;
+            let served = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.wait().await })
+            .await;
             if let Err(e) = served {
                 tracing::error!(error = %e, "HTTP server failed");
             }

@@ -33,21 +33,42 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };
-    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "max-age=300")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 pub(crate) async fn index(State(app): State<Arc<App>>) -> Response {
     let recent = if app.config.http.protect_reads {
         Vec::new()
     } else {
-        app.db(|s| s.events_query(&Default::default(), &crate::store::Page { limit: 20, before: None })).await.unwrap_or_default()
+        app.db(|s| {
+            s.events_query(
+                &Default::default(),
+                &crate::store::Page {
+                    limit: 20,
+                    before: None,
+                },
+            )
+        })
+        .await
+        .unwrap_or_default()
     };
     let status = super::api::status_value(&app, None);
     Html(render(&app, &status, &recent)).into_response()
 }
 
 fn render(app: &App, status: &serde_json::Value, recent: &[crate::store::Event]) -> String {
-    let site = if app.config.site.name.is_empty() { app.config.site.id.clone() } else { app.config.site.name.clone() };
+    let site = if app.config.site.name.is_empty() {
+        app.config.site.id.clone()
+    } else {
+        app.config.site.name.clone()
+    };
     let mut h = String::with_capacity(16 * 1024);
     let _ = write!(
         h,
@@ -74,14 +95,20 @@ fn render(app: &App, status: &serde_json::Value, recent: &[crate::store::Event])
             id = escape(id),
             url = escape(c["frame_url"].as_str().unwrap_or("")),
             // Protected reads: no request the browser would send without the token.
-            src = if app.config.http.protect_reads { "data-src" } else { "src" },
+            src = if app.config.http.protect_reads {
+                "data-src"
+            } else {
+                "src"
+            },
             state = escape(c["state"].as_str().unwrap_or("")),
             decoder = escape(c["decoder"].as_str().unwrap_or("–")),
             fps = c["fps"],
         );
     }
-    h.push_str(r#"</div></section>
-<section id="relays"><h2>Relays</h2><div class="grid">"#);
+    h.push_str(
+        r#"</div></section>
+<section id="relays"><h2>Relays</h2><div class="grid">"#,
+    );
     for r in status["relays"].as_array().into_iter().flatten() {
         let id = r["id"].as_str().unwrap_or("");
         let _ = write!(
@@ -90,10 +117,18 @@ fn render(app: &App, status: &serde_json::Value, recent: &[crate::store::Event])
 <button type="button" class="open" data-relay="{id}"{disabled}>Open</button></article>"#,
             id = escape(id),
             st = escape(r["state"].as_str().unwrap_or("")),
-            disabled = if status["writes_enabled"].as_bool() == Some(true) { "" } else { r#" disabled title="set http.token_file to allow opening""# },
+            disabled = if status["writes_enabled"].as_bool() == Some(true) {
+                ""
+            } else {
+                r#" disabled title="set http.token_file to allow opening""#
+            },
         );
     }
-    let f = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.1} ms")).unwrap_or_else(|| "–".into());
+    let f = |v: &serde_json::Value| {
+        v.as_f64()
+            .map(|x| format!("{x:.1} ms"))
+            .unwrap_or_else(|| "–".into())
+    };
     let _ = write!(
         h,
         r#"</div></section>
@@ -108,7 +143,15 @@ fn render(app: &App, status: &serde_json::Value, recent: &[crate::store::Event])
         det = f(&status["latency_ms"]["detect"]),
         ocr = f(&status["latency_ms"]["ocr"]),
         dec = f(&status["latency_ms"]["frame_to_decision"]),
-        mqtt = if status["mqtt"]["enabled"] == true { if status["mqtt"]["connected"] == true { "connected" } else { "disconnected" } } else { "off" },
+        mqtt = if status["mqtt"]["enabled"] == true {
+            if status["mqtt"]["connected"] == true {
+                "connected"
+            } else {
+                "disconnected"
+            }
+        } else {
+            "off"
+        },
         outbox = status["outbox"]["depth"],
         disk = format!(
             "{:.1} MB used · {:.1} GB free · keep {} days",
@@ -126,10 +169,17 @@ fn render(app: &App, status: &serde_json::Value, recent: &[crate::store::Event])
             h,
             r#"<tr data-event="{id}"><td>{img}</td><td class="plate">{plate}</td><td>{conf:.0} %</td><td class="decision {act}">{act} <span class="small">{reason}</span></td><td>{cam}</td><td class="small">{at}</td></tr>"#,
             id = escape(&e.event_id),
-            img = e.crop_url.as_deref().map(|u| format!(r#"<img class="crop" alt="" src="{}">"#, escape(u))).unwrap_or_default(),
+            img = e
+                .crop_url
+                .as_deref()
+                .map(|u| format!(r#"<img class="crop" alt="" src="{}">"#, escape(u)))
+                .unwrap_or_default(),
             plate = escape(&e.plate),
             conf = e.confidence * 100.0,
-            act = serde_json::to_value(e.decision.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            act = serde_json::to_value(e.decision.action)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             reason = escape(&e.decision.reason),
             cam = escape(&e.camera),
             at = escape(&e.captured_at.to_string()),
@@ -143,6 +193,9 @@ fn render(app: &App, status: &serde_json::Value, recent: &[crate::store::Event])
 mod tests {
     #[test]
     fn escapes_markup() {
-        assert_eq!(super::escape(r#"<img src=x onerror="a">&'"#), "&lt;img src=x onerror=&quot;a&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            super::escape(r#"<img src=x onerror="a">&'"#),
+            "&lt;img src=x onerror=&quot;a&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -29,7 +29,11 @@ pub struct Detector {
 
 impl Detector {
     /// Loads the detector described by the sidecar at `sidecar_path`.
-    pub fn load(runtime: &Runtime, sidecar_path: &std::path::Path, settings: &DetectorSettings) -> Result<Detector, InferenceError> {
+    pub fn load(
+        runtime: &Runtime,
+        sidecar_path: &std::path::Path,
+        settings: &DetectorSettings,
+    ) -> Result<Detector, InferenceError> {
         let sidecar = LoadedSidecar::read(sidecar_path)?;
         if sidecar.sidecar.kind != ModelKind::Detector {
             return Err(InferenceError::SidecarInvalid {
@@ -56,7 +60,10 @@ impl Detector {
             fill: s.letterbox_colour.unwrap_or([114, 114, 114]),
             box_units: s.box_units.unwrap_or_default(),
             plate_class: s.plate_class.unwrap_or(0),
-            score_threshold: settings.score_threshold.or(s.score_threshold).unwrap_or(0.5),
+            score_threshold: settings
+                .score_threshold
+                .or(s.score_threshold)
+                .unwrap_or(0.5),
             nms_iou: settings.nms_iou.or(s.nms_iou).unwrap_or(0.45),
             max_detections: s.max_detections.unwrap_or(20).max(1),
             min_width_px: settings.min_width_px as f32,
@@ -72,7 +79,10 @@ impl Detector {
 
     /// Where `region` (x, y, w, h of the frame) lands in the model input.
     fn placement(&self, region: [f32; 4]) -> Placement {
-        let (mw, mh) = (self.sidecar.sidecar.input.width, self.sidecar.sidecar.input.height);
+        let (mw, mh) = (
+            self.sidecar.sidecar.input.width,
+            self.sidecar.sidecar.input.height,
+        );
         let scale = (mw as f32 / region[2]).min(mh as f32 / region[3]);
         let rw = ((region[2] * scale).round() as u32).clamp(1, mw);
         let rh = ((region[3] * scale).round() as u32).clamp(1, mh);
@@ -80,12 +90,19 @@ impl Detector {
             LetterboxPlacement::TopLeft => (0, 0),
             LetterboxPlacement::Centre => ((mw - rw) / 2, (mh - rh) / 2),
         };
-        Placement { src: region, dst: [px, py, rw, rh] }
+        Placement {
+            src: region,
+            dst: [px, py, rw, rh],
+        }
     }
 
     /// Finds plates in `frame`, inside `roi` (`[x1, y1, x2, y2]` frame pixels) when given.
     /// Boxes are in full-frame pixels, best score first.
-    pub fn detect(&mut self, frame: &Frame, roi: Option<[u32; 4]>) -> Result<Vec<PlateBox>, InferenceError> {
+    pub fn detect(
+        &mut self,
+        frame: &Frame,
+        roi: Option<[u32; 4]>,
+    ) -> Result<Vec<PlateBox>, InferenceError> {
         if frame.width == 0 || frame.height == 0 {
             return Err(InferenceError::BadInput("empty frame".into()));
         }
@@ -108,7 +125,16 @@ impl Detector {
         let placement = self.placement(region);
         let input = &self.sidecar.sidecar.input;
         let (mw, mh, ch) = (input.width, input.height, input.channels);
-        fill_tensor(frame, &placement, mw, mh, ch, self.fill, &self.encoder, self.runner.input_mut(0));
+        fill_tensor(
+            frame,
+            &placement,
+            mw,
+            mh,
+            ch,
+            self.fill,
+            &self.encoder,
+            self.runner.input_mut(0),
+        );
         self.runner.run()?;
 
         let mut raw = match self.format {
@@ -120,7 +146,12 @@ impl Detector {
         for d in raw.iter_mut() {
             let (x1, y1) = placement.to_frame(d.bbox.x1, d.bbox.y1);
             let (x2, y2) = placement.to_frame(d.bbox.x2, d.bbox.y2);
-            d.bbox = BBox::new(x1.max(region[0]), y1.max(region[1]), x2.min(rx2), y2.min(ry2));
+            d.bbox = BBox::new(
+                x1.max(region[0]),
+                y1.max(region[1]),
+                x2.min(rx2),
+                y2.min(ry2),
+            );
         }
         raw.retain(|d| d.bbox.width() > 0.0 && d.bbox.height() > 0.0);
         let mut kept = nms(raw, self.nms_iou, self.max_detections);
@@ -134,7 +165,16 @@ impl Detector {
         let placement = self.placement([0.0, 0.0, frame.width as f32, frame.height as f32]);
         let input = &self.sidecar.sidecar.input;
         let (mw, mh, ch) = (input.width, input.height, input.channels);
-        fill_tensor(frame, &placement, mw, mh, ch, self.fill, &self.encoder, self.runner.input_mut(0));
+        fill_tensor(
+            frame,
+            &placement,
+            mw,
+            mh,
+            ch,
+            self.fill,
+            &self.encoder,
+            self.runner.input_mut(0),
+        );
         self.runner.run()?;
         Ok((0..self.positions.len()).map(|i| self.output(i)).collect())
     }
@@ -160,7 +200,10 @@ impl Detector {
             .filter(|(i, &s)| s >= self.score_threshold && boxes.len() >= 4 * i + 4)
             .map(|(i, &s)| {
                 let b = &boxes[4 * i..4 * i + 4];
-                PlateBox { bbox: BBox::new(b[0] * w, b[1] * h, b[2] * w, b[3] * h), score: s }
+                PlateBox {
+                    bbox: BBox::new(b[0] * w, b[1] * h, b[2] * w, b[3] * h),
+                    score: s,
+                }
             })
             .collect()
     }
@@ -171,8 +214,18 @@ impl Detector {
         let (a, b) = (shape[1] as usize, shape[2] as usize);
         // [1, 4+classes, N] per the contract; accept the transposed [1, N, 4+classes] too.
         let transposed = a > b && b >= 5;
-        let (attrs, n, channels_first) = if transposed { (b, a, false) } else { (a, b, true) };
-        let at = |attr: usize, i: usize| if channels_first { values[attr * n + i] } else { values[i * attrs + attr] };
+        let (attrs, n, channels_first) = if transposed {
+            (b, a, false)
+        } else {
+            (a, b, true)
+        };
+        let at = |attr: usize, i: usize| {
+            if channels_first {
+                values[attr * n + i]
+            } else {
+                values[i * attrs + attr]
+            }
+        };
         let class_attr = 4 + self.plate_class.min(attrs.saturating_sub(5));
         let input = &self.sidecar.sidecar.input;
         let (sx, sy) = match self.box_units {
@@ -183,8 +236,12 @@ impl Detector {
             .filter_map(|i| {
                 let score = at(class_attr, i);
                 (score >= self.score_threshold).then(|| {
-                    let (cx, cy, w, h) = (at(0, i) * sx, at(1, i) * sy, at(2, i) * sx, at(3, i) * sy);
-                    PlateBox { bbox: BBox::new(cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0), score }
+                    let (cx, cy, w, h) =
+                        (at(0, i) * sx, at(1, i) * sy, at(2, i) * sx, at(3, i) * sy);
+                    PlateBox {
+                        bbox: BBox::new(cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0),
+                        score,
+                    }
                 })
             })
             .collect()
@@ -205,7 +262,10 @@ pub fn nms(mut boxes: Vec<PlateBox>, iou: f32, max: usize) -> Vec<PlateBox> {
         if kept.len() >= max {
             break;
         }
-        if kept.iter().all(|k| k.bbox.iou(&b.bbox) <= iou && cover(&k.bbox, &b.bbox) < SAME_PLATE_COVER) {
+        if kept
+            .iter()
+            .all(|k| k.bbox.iou(&b.bbox) <= iou && cover(&k.bbox, &b.bbox) < SAME_PLATE_COVER)
+        {
             kept.push(b);
         }
     }
@@ -217,7 +277,11 @@ fn cover(a: &BBox, b: &BBox) -> f32 {
     let ix = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
     let iy = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
     let smaller = a.area().min(b.area());
-    if smaller <= 0.0 { 0.0 } else { ix * iy / smaller }
+    if smaller <= 0.0 {
+        0.0
+    } else {
+        ix * iy / smaller
+    }
 }
 
 #[cfg(test)]
@@ -226,7 +290,10 @@ mod tests {
 
     #[test]
     fn nms_keeps_best_of_overlapping_and_all_disjoint() {
-        let b = |x: f32, s: f32| PlateBox { bbox: BBox::new(x, 0.0, x + 10.0, 10.0), score: s };
+        let b = |x: f32, s: f32| PlateBox {
+            bbox: BBox::new(x, 0.0, x + 10.0, 10.0),
+            score: s,
+        };
         let kept = nms(vec![b(0.0, 0.6), b(1.0, 0.9), b(50.0, 0.7)], 0.45, 20);
         let scores: Vec<f32> = kept.iter().map(|k| k.score).collect();
         assert_eq!(scores, vec![0.9, 0.7]);
@@ -236,12 +303,21 @@ mod tests {
     #[test]
     fn a_loose_box_around_a_tight_one_is_the_same_plate() {
         // IoU 0.43 (below the NMS threshold) but the tight box lies 77 % inside the loose one.
-        let tight = PlateBox { bbox: BBox::new(0.0, 30.0, 246.0, 108.0), score: 0.9 };
-        let loose = PlateBox { bbox: BBox::new(65.0, 0.0, 316.0, 111.0), score: 0.8 };
+        let tight = PlateBox {
+            bbox: BBox::new(0.0, 30.0, 246.0, 108.0),
+            score: 0.9,
+        };
+        let loose = PlateBox {
+            bbox: BBox::new(65.0, 0.0, 316.0, 111.0),
+            score: 0.8,
+        };
         assert!(tight.bbox.iou(&loose.bbox) < 0.45);
         assert_eq!(nms(vec![loose, tight], 0.45, 20), vec![tight]);
         // Side-by-side plates stay apart.
-        let other = PlateBox { bbox: BBox::new(250.0, 30.0, 496.0, 108.0), score: 0.7 };
+        let other = PlateBox {
+            bbox: BBox::new(250.0, 30.0, 496.0, 108.0),
+            score: 0.7,
+        };
         assert_eq!(nms(vec![tight, other], 0.45, 20).len(), 2);
     }
 }

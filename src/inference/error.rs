@@ -23,13 +23,26 @@ pub enum InferenceError {
     ModelMissing { path: PathBuf },
     /// The sidecar JSON cannot be read, parsed, or has a bad value.
     #[error("invalid model sidecar {path}: {field}: {message}")]
-    SidecarInvalid { path: PathBuf, field: String, message: String },
+    SidecarInvalid {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
     /// The model's real tensors disagree with its sidecar.
     #[error("model {model} does not match its sidecar: {tensor}: sidecar says {expected}, model has {found}")]
-    TensorMismatch { model: PathBuf, tensor: String, expected: String, found: String },
+    TensorMismatch {
+        model: PathBuf,
+        tensor: String,
+        expected: String,
+        found: String,
+    },
     /// A LiteRT C API call returned an error status.
     #[error("LiteRT call {call} failed with status {status}{}", .context.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
-    RuntimeCall { call: &'static str, status: i32, context: Option<String> },
+    RuntimeCall {
+        call: &'static str,
+        status: i32,
+        context: Option<String>,
+    },
     /// The frame or region cannot be used (empty ROI, zero-size frame).
     #[error("bad input: {0}")]
     BadInput(String),

@@ -172,15 +172,27 @@ fn check(call: &'static str, status: Status) -> Result<(), InferenceError> {
     if status == STATUS_OK {
         Ok(())
     } else {
-        Err(InferenceError::RuntimeCall { call, status, context: None })
+        Err(InferenceError::RuntimeCall {
+            call,
+            status,
+            context: None,
+        })
     }
 }
 
-fn check_ctx(call: &'static str, status: Status, context: impl FnOnce() -> String) -> Result<(), InferenceError> {
+fn check_ctx(
+    call: &'static str,
+    status: Status,
+    context: impl FnOnce() -> String,
+) -> Result<(), InferenceError> {
     if status == STATUS_OK {
         Ok(())
     } else {
-        Err(InferenceError::RuntimeCall { call, status, context: Some(context()) })
+        Err(InferenceError::RuntimeCall {
+            call,
+            status,
+            context: Some(context()),
+        })
     }
 }
 
@@ -214,13 +226,22 @@ impl Runtime {
     /// Loads the library at exactly `path`.
     pub fn load_from(path: &Path) -> Result<Runtime, InferenceError> {
         if !path.is_file() {
-            return Err(InferenceError::LibraryMissing { tried: vec![path.to_path_buf()] });
+            return Err(InferenceError::LibraryMissing {
+                tried: vec![path.to_path_buf()],
+            });
         }
         // SAFETY: loading LiteRT runs its static initialisers, which have no preconditions.
-        let library = unsafe { libloading::Library::new(path) }
-            .map_err(|e| InferenceError::LibraryUnloadable { path: path.to_path_buf(), reason: e.to_string() })?;
+        let library = unsafe { libloading::Library::new(path) }.map_err(|e| {
+            InferenceError::LibraryUnloadable {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }
+        })?;
         let api = Api::resolve(library, path)?;
-        Ok(Runtime { api: Arc::new(api), path: path.to_path_buf() })
+        Ok(Runtime {
+            api: Arc::new(api),
+            path: path.to_path_buf(),
+        })
     }
 
     /// Where the library was loaded from.
@@ -257,7 +278,10 @@ struct Block([u8; 64]);
 
 impl AlignedBytes {
     fn new(len: usize) -> AlignedBytes {
-        AlignedBytes { blocks: vec![Block([0; 64]); len.div_ceil(64).max(1)], len }
+        AlignedBytes {
+            blocks: vec![Block([0; 64]); len.div_ceil(64).max(1)],
+            len,
+        }
     }
 
     fn as_mut_ptr(&mut self) -> *mut u8 {
@@ -299,13 +323,20 @@ unsafe impl Send for ModelRunner {}
 
 impl ModelRunner {
     /// Loads and compiles the `.tflite` file for the CPU with `threads` XNNPACK threads.
-    pub fn open(runtime: &Runtime, path: &Path, threads: u32) -> Result<ModelRunner, InferenceError> {
+    pub fn open(
+        runtime: &Runtime,
+        path: &Path,
+        threads: u32,
+    ) -> Result<ModelRunner, InferenceError> {
         if !path.is_file() {
-            return Err(InferenceError::ModelMissing { path: path.to_path_buf() });
+            return Err(InferenceError::ModelMissing {
+                path: path.to_path_buf(),
+            });
         }
         let api = runtime.api().clone();
-        let c_path = CString::new(path.as_os_str().as_encoded_bytes())
-            .map_err(|_| InferenceError::BadInput(format!("model path has a NUL byte: {}", path.display())))?;
+        let c_path = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| {
+            InferenceError::BadInput(format!("model path has a NUL byte: {}", path.display()))
+        })?;
         let mut runner = ModelRunner {
             api: api.clone(),
             environment: std::ptr::null_mut(),
@@ -320,20 +351,38 @@ impl ModelRunner {
         // SAFETY: every call below follows the LiteRT C API contract; out-pointers are valid and
         // handles are destroyed in `Drop` in reverse order of creation.
         unsafe {
-            check("LiteRtCreateEnvironment", (api.create_environment)(0, std::ptr::null(), &mut runner.environment))?;
-            check_ctx("LiteRtCreateModelFromFile", (api.create_model_from_file)(c_path.as_ptr(), &mut runner.model), || {
-                format!("{shown}: not a valid .tflite model?")
-            })?;
+            check(
+                "LiteRtCreateEnvironment",
+                (api.create_environment)(0, std::ptr::null(), &mut runner.environment),
+            )?;
+            check_ctx(
+                "LiteRtCreateModelFromFile",
+                (api.create_model_from_file)(c_path.as_ptr(), &mut runner.model),
+                || format!("{shown}: not a valid .tflite model?"),
+            )?;
             let mut signature: Handle = std::ptr::null_mut();
-            check_ctx("LiteRtGetModelSignature", (api.get_model_signature)(runner.model, 0, &mut signature), || shown.clone())?;
+            check_ctx(
+                "LiteRtGetModelSignature",
+                (api.get_model_signature)(runner.model, 0, &mut signature),
+                || shown.clone(),
+            )?;
             let mut n_in = 0usize;
             let mut n_out = 0usize;
-            check("LiteRtGetNumSignatureInputs", (api.get_num_signature_inputs)(signature, &mut n_in))?;
-            check("LiteRtGetNumSignatureOutputs", (api.get_num_signature_outputs)(signature, &mut n_out))?;
+            check(
+                "LiteRtGetNumSignatureInputs",
+                (api.get_num_signature_inputs)(signature, &mut n_in),
+            )?;
+            check(
+                "LiteRtGetNumSignatureOutputs",
+                (api.get_num_signature_outputs)(signature, &mut n_out),
+            )?;
             let mut in_types = Vec::new();
             for i in 0..n_in {
                 let mut t: Handle = std::ptr::null_mut();
-                check("LiteRtGetSignatureInputTensorByIndex", (api.get_signature_input_tensor_by_index)(signature, i, &mut t))?;
+                check(
+                    "LiteRtGetSignatureInputTensorByIndex",
+                    (api.get_signature_input_tensor_by_index)(signature, i, &mut t),
+                )?;
                 let (info, raw) = tensor_info(&api, t)?;
                 runner.input_info.push(info);
                 in_types.push(raw);
@@ -341,7 +390,10 @@ impl ModelRunner {
             let mut out_types = Vec::new();
             for i in 0..n_out {
                 let mut t: Handle = std::ptr::null_mut();
-                check("LiteRtGetSignatureOutputTensorByIndex", (api.get_signature_output_tensor_by_index)(signature, i, &mut t))?;
+                check(
+                    "LiteRtGetSignatureOutputTensorByIndex",
+                    (api.get_signature_output_tensor_by_index)(signature, i, &mut t),
+                )?;
                 let (info, raw) = tensor_info(&api, t)?;
                 runner.output_info.push(info);
                 out_types.push(raw);
@@ -349,12 +401,20 @@ impl ModelRunner {
 
             let mut options: Handle = std::ptr::null_mut();
             check("LiteRtCreateOptions", (api.create_options)(&mut options))?;
-            let compiled = compile(&api, runner.environment, runner.model, options, threads.max(1));
+            let compiled = compile(
+                &api,
+                runner.environment,
+                runner.model,
+                options,
+                threads.max(1),
+            );
             (api.destroy_options)(options);
             runner.compiled = compiled.map_err(|e| match e {
-                InferenceError::RuntimeCall { call, status, .. } => {
-                    InferenceError::RuntimeCall { call, status, context: Some(shown.clone()) }
-                }
+                InferenceError::RuntimeCall { call, status, .. } => InferenceError::RuntimeCall {
+                    call,
+                    status,
+                    context: Some(shown.clone()),
+                },
                 other => other,
             })?;
 
@@ -386,7 +446,14 @@ impl ModelRunner {
         let mut outs: Vec<Handle> = self.outputs.iter().map(|t| t.buffer).collect();
         // SAFETY: the buffers are live, sized by the model's own tensor types, and exclusively ours.
         let status = unsafe {
-            (self.api.run_compiled_model)(self.compiled, 0, ins.len(), ins.as_mut_ptr(), outs.len(), outs.as_mut_ptr())
+            (self.api.run_compiled_model)(
+                self.compiled,
+                0,
+                ins.len(),
+                ins.as_mut_ptr(),
+                outs.len(),
+                outs.as_mut_ptr(),
+            )
         };
         check("LiteRtRunCompiledModel", status)
     }
@@ -414,7 +481,10 @@ impl Drop for ModelRunner {
     }
 }
 
-unsafe fn tensor_info(api: &Api, tensor: Handle) -> Result<(TensorInfo, RankedTensorTypeRaw), InferenceError> {
+unsafe fn tensor_info(
+    api: &Api,
+    tensor: Handle,
+) -> Result<(TensorInfo, RankedTensorTypeRaw), InferenceError> {
     let mut name_ptr: *const c_char = std::ptr::null();
     let name = if (api.get_tensor_name)(tensor, &mut name_ptr) == STATUS_OK && !name_ptr.is_null() {
         CStr::from_ptr(name_ptr).to_string_lossy().into_owned()
@@ -422,7 +492,10 @@ unsafe fn tensor_info(api: &Api, tensor: Handle) -> Result<(TensorInfo, RankedTe
         String::new()
     };
     let mut type_id: c_int = -1;
-    check("LiteRtGetTensorTypeId", (api.get_tensor_type_id)(tensor, &mut type_id))?;
+    check(
+        "LiteRtGetTensorTypeId",
+        (api.get_tensor_type_id)(tensor, &mut type_id),
+    )?;
     if type_id != 0 {
         return Err(InferenceError::RuntimeCall {
             call: "LiteRtGetTensorTypeId",
@@ -431,32 +504,67 @@ unsafe fn tensor_info(api: &Api, tensor: Handle) -> Result<(TensorInfo, RankedTe
         });
     }
     let mut raw = RankedTensorTypeRaw([0; 256]);
-    check("LiteRtGetRankedTensorType", (api.get_ranked_tensor_type)(tensor, &mut raw))?;
+    check(
+        "LiteRtGetRankedTensorType",
+        (api.get_ranked_tensor_type)(tensor, &mut raw),
+    )?;
     let mut q_type: c_int = 0;
     let mut quantization = None;
     if (api.get_quantization_type_id)(tensor, &mut q_type) == STATUS_OK && q_type == 1 {
         let mut q = QuantizationPerTensor::default();
-        check("LiteRtGetPerTensorQuantization", (api.get_per_tensor_quantization)(tensor, &mut q))?;
+        check(
+            "LiteRtGetPerTensorQuantization",
+            (api.get_per_tensor_quantization)(tensor, &mut q),
+        )?;
         quantization = Some((q.scale, q.zero_point));
     }
-    let info = TensorInfo { name, dtype: ElementType::from_litert(raw.element_type()), shape: raw.dims(), quantization };
+    let info = TensorInfo {
+        name,
+        dtype: ElementType::from_litert(raw.element_type()),
+        shape: raw.dims(),
+        quantization,
+    };
     Ok((info, raw))
 }
 
-unsafe fn compile(api: &Api, env: Handle, model: Handle, options: Handle, threads: u32) -> Result<Handle, InferenceError> {
-    check("LiteRtSetOptionsHardwareAccelerators", (api.set_options_hardware_accelerators)(options, HW_ACCELERATOR_CPU))?;
+unsafe fn compile(
+    api: &Api,
+    env: Handle,
+    model: Handle,
+    options: Handle,
+    threads: u32,
+) -> Result<Handle, InferenceError> {
+    check(
+        "LiteRtSetOptionsHardwareAccelerators",
+        (api.set_options_hardware_accelerators)(options, HW_ACCELERATOR_CPU),
+    )?;
     let toml = CString::new(format!("num_threads = {threads}\n")).unwrap_or_default();
     // The opaque options own their payload and free it with `free`.
     let payload = libc::strdup(toml.as_ptr());
     let mut opaque: Handle = std::ptr::null_mut();
-    let status = (api.create_opaque_options)(CPU_OPTIONS_ID.as_ptr(), payload.cast(), Some(free_payload), &mut opaque);
+    let status = (api.create_opaque_options)(
+        CPU_OPTIONS_ID.as_ptr(),
+        payload.cast(),
+        Some(free_payload),
+        &mut opaque,
+    );
     if status != STATUS_OK {
         libc::free(payload.cast());
-        return Err(InferenceError::RuntimeCall { call: "LiteRtCreateOpaqueOptions", status, context: None });
+        return Err(InferenceError::RuntimeCall {
+            call: "LiteRtCreateOpaqueOptions",
+            status,
+            context: None,
+        });
     }
-    check("LiteRtAddOpaqueOptions", (api.add_opaque_options)(options, opaque))?;
+    check(
+        "LiteRtAddOpaqueOptions",
+        (api.add_opaque_options)(options, opaque),
+    )?;
     let mut compiled: Handle = std::ptr::null_mut();
-    check("LiteRtCreateCompiledModel", (api.create_compiled_model)(env, model, options, &mut compiled))?;
+    check(
+        "LiteRtCreateCompiledModel",
+        (api.create_compiled_model)(env, model, options, &mut compiled),
+    )?;
     Ok(compiled)
 }
 
@@ -464,20 +572,36 @@ unsafe extern "C" fn free_payload(p: *mut c_void) {
     libc::free(p);
 }
 
-unsafe fn host_tensor(api: &Api, info: &TensorInfo, raw: &RankedTensorTypeRaw, model: &str) -> Result<HostTensor, InferenceError> {
+unsafe fn host_tensor(
+    api: &Api,
+    info: &TensorInfo,
+    raw: &RankedTensorTypeRaw,
+    model: &str,
+) -> Result<HostTensor, InferenceError> {
     let len = info.element_count() * info.dtype.size();
     if len == 0 {
         return Err(InferenceError::RuntimeCall {
             call: "LiteRtCreateTensorBufferFromHostMemory",
             status: -1,
-            context: Some(format!("{model}: tensor {} has shape {:?} of type {}", info.name, info.shape, info.dtype.name())),
+            context: Some(format!(
+                "{model}: tensor {} has shape {:?} of type {}",
+                info.name,
+                info.shape,
+                info.dtype.name()
+            )),
         });
     }
     let mut memory = AlignedBytes::new(len);
     let mut buffer: Handle = std::ptr::null_mut();
     check_ctx(
         "LiteRtCreateTensorBufferFromHostMemory",
-        (api.create_tensor_buffer_from_host_memory)(raw, memory.as_mut_ptr().cast(), len, None, &mut buffer),
+        (api.create_tensor_buffer_from_host_memory)(
+            raw,
+            memory.as_mut_ptr().cast(),
+            len,
+            None,
+            &mut buffer,
+        ),
         || format!("{model}: tensor {}", info.name),
     )?;
     Ok(HostTensor { memory, buffer })

@@ -24,7 +24,11 @@ pub struct Reader {
 
 impl Reader {
     /// Loads the reader described by the sidecar at `sidecar_path`.
-    pub fn load(runtime: &Runtime, sidecar_path: &std::path::Path, settings: &OcrSettings) -> Result<Reader, InferenceError> {
+    pub fn load(
+        runtime: &Runtime,
+        sidecar_path: &std::path::Path,
+        settings: &OcrSettings,
+    ) -> Result<Reader, InferenceError> {
         let sidecar = LoadedSidecar::read(sidecar_path)?;
         if sidecar.sidecar.kind != ModelKind::Ocr {
             return Err(InferenceError::SidecarInvalid {
@@ -37,7 +41,11 @@ impl Reader {
         let runner = ModelRunner::open(runtime, &model_path, settings.threads)?;
         let positions = sidecar.validate(&model_path, &runner.input_info, &runner.output_info)?;
         let s = &sidecar.sidecar;
-        let logits_at = s.outputs.iter().position(|o| o.name == "logits").unwrap_or(0);
+        let logits_at = s
+            .outputs
+            .iter()
+            .position(|o| o.name == "logits")
+            .unwrap_or(0);
         let shape = &s.outputs[logits_at].shape;
         let decoder = CtcDecoder {
             steps: shape[1] as usize,
@@ -67,33 +75,85 @@ impl Reader {
 
     /// Per-step class probabilities `[T][C]` for the crop `bbox` (no margin added), for
     /// comparing with reference outputs.
-    pub fn step_probabilities(&mut self, frame: &Frame, bbox: &BBox) -> Result<Vec<Vec<f32>>, InferenceError> {
+    pub fn step_probabilities(
+        &mut self,
+        frame: &Frame,
+        bbox: &BBox,
+    ) -> Result<Vec<Vec<f32>>, InferenceError> {
         let crop = bbox.clamp(frame.width, frame.height);
         let input = &self.sidecar.sidecar.input;
         let (w, h, ch) = (input.width, input.height, input.channels);
-        let placement = Placement { src: [crop.x1, crop.y1, crop.width().max(1.0), crop.height().max(1.0)], dst: [0, 0, w, h] };
-        fill_tensor(frame, &placement, w, h, ch, [0, 0, 0], &self.encoder, self.runner.input_mut(0));
+        let placement = Placement {
+            src: [
+                crop.x1,
+                crop.y1,
+                crop.width().max(1.0),
+                crop.height().max(1.0),
+            ],
+            dst: [0, 0, w, h],
+        };
+        fill_tensor(
+            frame,
+            &placement,
+            w,
+            h,
+            ch,
+            [0, 0, 0],
+            &self.encoder,
+            self.runner.input_mut(0),
+        );
         self.runner.run()?;
         let info = &self.runner.output_info[self.logits_position];
-        let values = dequantize(self.runner.output(self.logits_position), info.dtype, info.quantization);
+        let values = dequantize(
+            self.runner.output(self.logits_position),
+            info.dtype,
+            info.quantization,
+        );
         let d = &self.decoder;
-        Ok(values.chunks(d.classes).take(d.steps).map(|row| d.probabilities(row)).collect())
+        Ok(values
+            .chunks(d.classes)
+            .take(d.steps)
+            .map(|row| d.probabilities(row))
+            .collect())
     }
 
     /// Reads the plate inside `bbox` (full-frame pixels). The crop is widened by the configured
     /// margin and cut from the full-resolution frame.
     pub fn read(&mut self, frame: &Frame, bbox: &BBox) -> Result<PlateText, InferenceError> {
-        let crop = bbox.expand(self.crop_margin).clamp(frame.width, frame.height);
+        let crop = bbox
+            .expand(self.crop_margin)
+            .clamp(frame.width, frame.height);
         if crop.width() < 1.0 || crop.height() < 1.0 {
-            return Ok(PlateText { text: String::new(), confidence: 0.0, char_confidences: Vec::new(), candidates: Vec::new() });
+            return Ok(PlateText {
+                text: String::new(),
+                confidence: 0.0,
+                char_confidences: Vec::new(),
+                candidates: Vec::new(),
+            });
         }
         let input = &self.sidecar.sidecar.input;
         let (w, h, ch) = (input.width, input.height, input.channels);
-        let placement = Placement { src: [crop.x1, crop.y1, crop.width(), crop.height()], dst: [0, 0, w, h] };
-        fill_tensor(frame, &placement, w, h, ch, [0, 0, 0], &self.encoder, self.runner.input_mut(0));
+        let placement = Placement {
+            src: [crop.x1, crop.y1, crop.width(), crop.height()],
+            dst: [0, 0, w, h],
+        };
+        fill_tensor(
+            frame,
+            &placement,
+            w,
+            h,
+            ch,
+            [0, 0, 0],
+            &self.encoder,
+            self.runner.input_mut(0),
+        );
         self.runner.run()?;
         let info = &self.runner.output_info[self.logits_position];
-        let values = dequantize(self.runner.output(self.logits_position), info.dtype, info.quantization);
+        let values = dequantize(
+            self.runner.output(self.logits_position),
+            info.dtype,
+            info.quantization,
+        );
         Ok(self.decoder.decode(&values))
     }
 }
@@ -124,7 +184,10 @@ impl CtcDecoder {
             return None;
         }
         let i = if class > self.blank { class - 1 } else { class };
-        self.alphabet.get(i).map(|c| c.to_ascii_uppercase()).filter(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        self.alphabet
+            .get(i)
+            .map(|c| c.to_ascii_uppercase())
+            .filter(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
     }
 
     /// One step's class probabilities (softmax applied when the model gives raw logits).
@@ -142,25 +205,43 @@ impl CtcDecoder {
         let mut prev: Option<usize> = None;
         let mut probs = vec![0f32; self.classes];
         for t in 0..self.steps {
-            let Some(row) = values.get(t * self.classes..(t + 1) * self.classes) else { break };
+            let Some(row) = values.get(t * self.classes..(t + 1) * self.classes) else {
+                break;
+            };
             probs.copy_from_slice(row);
             if self.softmax {
                 softmax(&mut probs);
             }
-            let (best, best_p) = probs.iter().copied().enumerate().fold((0, f32::NEG_INFINITY), |a, (i, p)| if p > a.1 { (i, p) } else { a });
+            let (best, best_p) =
+                probs
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .fold(
+                        (0, f32::NEG_INFINITY),
+                        |a, (i, p)| if p > a.1 { (i, p) } else { a },
+                    );
             let repeat = prev == Some(best);
             prev = Some(best);
             if best == self.blank {
                 continue;
             }
-            let Some(ch) = self.char_of(best) else { continue };
+            let Some(ch) = self.char_of(best) else {
+                continue;
+            };
             let runner_up = probs
                 .iter()
                 .copied()
                 .enumerate()
                 .filter(|&(i, _)| i != best && i != self.blank)
                 .filter_map(|(i, p)| self.char_of(i).map(|c| (c, p)))
-                .fold(None, |a: Option<(char, f32)>, (c, p)| if a.is_none_or(|(_, ap)| p > ap) { Some((c, p)) } else { a });
+                .fold(None, |a: Option<(char, f32)>, (c, p)| {
+                    if a.is_none_or(|(_, ap)| p > ap) {
+                        Some((c, p))
+                    } else {
+                        a
+                    }
+                });
             if repeat {
                 if let Some(last) = chars.last_mut() {
                     if best_p > last.prob {
@@ -170,27 +251,49 @@ impl CtcDecoder {
                     continue;
                 }
             }
-            chars.push(DecodedChar { ch, prob: best_p, runner_up });
+            chars.push(DecodedChar {
+                ch,
+                prob: best_p,
+                runner_up,
+            });
         }
         let text: String = chars.iter().map(|c| c.ch).collect();
         let char_confidences: Vec<f32> = chars.iter().map(|c| c.prob.clamp(0.0, 1.0)).collect();
-        let confidence = if chars.is_empty() { 0.0 } else { char_confidences.iter().product() };
+        let confidence = if chars.is_empty() {
+            0.0
+        } else {
+            char_confidences.iter().product()
+        };
         // Alternatives: swap one of the least confident characters for its runner-up.
         let mut order: Vec<usize> = (0..chars.len()).collect();
         order.sort_by(|&a, &b| char_confidences[a].total_cmp(&char_confidences[b]));
         let mut candidates: Vec<Candidate> = Vec::new();
         for &i in order.iter().take(MAX_CANDIDATES) {
-            let Some((alt, alt_p)) = chars[i].runner_up.filter(|&(_, p)| p > 0.0) else { continue };
+            let Some((alt, alt_p)) = chars[i].runner_up.filter(|&(_, p)| p > 0.0) else {
+                continue;
+            };
             let mut alt_text: Vec<char> = text.chars().collect();
             alt_text[i] = alt;
             let alt_text: String = alt_text.into_iter().collect();
-            let conf = if char_confidences[i] > 0.0 { confidence / char_confidences[i] * alt_p.clamp(0.0, 1.0) } else { 0.0 };
+            let conf = if char_confidences[i] > 0.0 {
+                confidence / char_confidences[i] * alt_p.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             if alt_text != text && !candidates.iter().any(|c| c.text == alt_text) {
-                candidates.push(Candidate { text: alt_text, confidence: conf });
+                candidates.push(Candidate {
+                    text: alt_text,
+                    confidence: conf,
+                });
             }
         }
         candidates.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-        PlateText { text, confidence, char_confidences, candidates }
+        PlateText {
+            text,
+            confidence,
+            char_confidences,
+            candidates,
+        }
     }
 }
 
@@ -211,7 +314,13 @@ mod tests {
     use super::*;
 
     fn decoder(alphabet: &str) -> CtcDecoder {
-        CtcDecoder { steps: 0, classes: alphabet.chars().count() + 1, blank: 0, alphabet: alphabet.chars().collect(), softmax: false }
+        CtcDecoder {
+            steps: 0,
+            classes: alphabet.chars().count() + 1,
+            blank: 0,
+            alphabet: alphabet.chars().collect(),
+            softmax: false,
+        }
     }
 
     /// One-hot-ish rows: (class, prob, runner-up class, its prob).
@@ -231,7 +340,16 @@ mod tests {
         let a = 11;
         let b = 12;
         let one = 2;
-        let steps = [(a, 0.9, 0, 0.1), (a, 0.95, 0, 0.05), (0, 0.9, a, 0.1), (a, 0.8, 0, 0.2), (b, 0.7, 9, 0.3), (b, 0.6, 0, 0.4), (0, 1.0, 0, 0.0), (one, 0.99, 0, 0.01)];
+        let steps = [
+            (a, 0.9, 0, 0.1),
+            (a, 0.95, 0, 0.05),
+            (0, 0.9, a, 0.1),
+            (a, 0.8, 0, 0.2),
+            (b, 0.7, 9, 0.3),
+            (b, 0.6, 0, 0.4),
+            (0, 1.0, 0, 0.0),
+            (one, 0.99, 0, 0.01),
+        ];
         d.steps = steps.len();
         let out = d.decode(&rows(&d, &steps));
         assert_eq!(out.text, "AAB1");

@@ -27,7 +27,11 @@ impl Recognizer {
 
     /// Detects and reads the plates of one frame, inside `roi` (`[x1, y1, x2, y2]`) when given.
     /// Plates come sorted by reading confidence, best first.
-    pub fn recognize(&mut self, frame: &Frame, roi: Option<[u32; 4]>) -> Result<Recognition, InferenceError> {
+    pub fn recognize(
+        &mut self,
+        frame: &Frame,
+        roi: Option<[u32; 4]>,
+    ) -> Result<Recognition, InferenceError> {
         self.recognize_skipping(frame, roi, &|_| false)
     }
 
@@ -46,7 +50,12 @@ impl Recognizer {
         let mut plates = Vec::with_capacity(boxes.len());
         for plate_box in boxes {
             let text = if skip(&plate_box.bbox) {
-                PlateText { text: String::new(), confidence: 0.0, char_confidences: Vec::new(), candidates: Vec::new() }
+                PlateText {
+                    text: String::new(),
+                    confidence: 0.0,
+                    char_confidences: Vec::new(),
+                    candidates: Vec::new(),
+                }
             } else {
                 self.reader.read(frame, &plate_box.bbox)?
             };
@@ -63,7 +72,10 @@ impl Recognizer {
 
     /// `("name version", "name version")` of the detector and the OCR model.
     pub fn model_versions(&self) -> (String, String) {
-        (self.detector.sidecar().name_version(), self.reader.sidecar().name_version())
+        (
+            self.detector.sidecar().name_version(),
+            self.reader.sidecar().name_version(),
+        )
     }
 
     /// The detector alone (benchmarks, tools).
@@ -80,7 +92,10 @@ impl Recognizer {
 /// Paths of the detector and OCR sidecars the config points at.
 pub fn sidecar_paths(config: &Config) -> (PathBuf, PathBuf) {
     let dir = config.runtime.models_dir.as_deref();
-    (resolve_model_path(&config.detector.model, dir), resolve_model_path(&config.ocr.model, dir))
+    (
+        resolve_model_path(&config.detector.model, dir),
+        resolve_model_path(&config.ocr.model, dir),
+    )
 }
 
 /// One line naming both models (`plate-detector 1.0.0, plate-ocr 1.0.0`), from the sidecars

@@ -27,7 +27,9 @@ impl Dtype {
     fn matches(self, t: ElementType) -> bool {
         matches!(
             (self, t),
-            (Dtype::Int8, ElementType::Int8) | (Dtype::Uint8, ElementType::UInt8) | (Dtype::Float32, ElementType::Float32)
+            (Dtype::Int8, ElementType::Int8)
+                | (Dtype::Uint8, ElementType::UInt8)
+                | (Dtype::Float32, ElementType::Float32)
         )
     }
 
@@ -155,7 +157,9 @@ impl LoadedSidecar {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(InferenceError::ModelMissing { path: path.to_path_buf() })
+                return Err(InferenceError::ModelMissing {
+                    path: path.to_path_buf(),
+                })
             }
             Err(e) => {
                 return Err(InferenceError::SidecarInvalid {
@@ -175,17 +179,28 @@ impl LoadedSidecar {
             let field = e.path().to_string();
             InferenceError::SidecarInvalid {
                 path: path.to_path_buf(),
-                field: if field == "." { "(document)".into() } else { field },
+                field: if field == "." {
+                    "(document)".into()
+                } else {
+                    field
+                },
                 message: e.into_inner().to_string(),
             }
         })?;
-        let loaded = LoadedSidecar { path: path.to_path_buf(), sidecar };
+        let loaded = LoadedSidecar {
+            path: path.to_path_buf(),
+            sidecar,
+        };
         loaded.check_values()?;
         Ok(loaded)
     }
 
     fn invalid(&self, field: &str, message: impl Into<String>) -> InferenceError {
-        InferenceError::SidecarInvalid { path: self.path.clone(), field: field.into(), message: message.into() }
+        InferenceError::SidecarInvalid {
+            path: self.path.clone(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The `.tflite` file, relative paths taken from the sidecar's folder.
@@ -193,7 +208,10 @@ impl LoadedSidecar {
         if self.sidecar.model_file.is_absolute() {
             self.sidecar.model_file.clone()
         } else {
-            self.path.parent().unwrap_or(Path::new(".")).join(&self.sidecar.model_file)
+            self.path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&self.sidecar.model_file)
         }
     }
 
@@ -209,12 +227,19 @@ impl LoadedSidecar {
             return Err(self.invalid("input.width", "width and height must be positive"));
         }
         if i.channels != 1 && i.channels != 3 {
-            return Err(self.invalid("input.channels", format!("must be 1 or 3, got {}", i.channels)));
+            return Err(self.invalid(
+                "input.channels",
+                format!("must be 1 or 3, got {}", i.channels),
+            ));
         }
         if i.dtype != Dtype::Float32 {
             match i.quantization {
-                None => return Err(self.invalid("input.quantization", "required for int8/uint8 input")),
-                Some(q) if !(q.scale > 0.0) => return Err(self.invalid("input.quantization.scale", "must be > 0")),
+                None => {
+                    return Err(self.invalid("input.quantization", "required for int8/uint8 input"))
+                }
+                Some(q) if !(q.scale > 0.0) => {
+                    return Err(self.invalid("input.quantization.scale", "must be > 0"))
+                }
                 _ => {}
             }
         }
@@ -223,15 +248,23 @@ impl LoadedSidecar {
         }
         for (n, o) in s.outputs.iter().enumerate() {
             if o.shape.iter().any(|&d| d <= 0) {
-                return Err(self.invalid(&format!("outputs[{n}].shape"), "dimensions must be positive"));
+                return Err(self.invalid(
+                    &format!("outputs[{n}].shape"),
+                    "dimensions must be positive",
+                ));
             }
             if o.index >= s.outputs.len() {
-                return Err(self.invalid(&format!("outputs[{n}].index"), format!("{} is out of range", o.index)));
+                return Err(self.invalid(
+                    &format!("outputs[{n}].index"),
+                    format!("{} is out of range", o.index),
+                ));
             }
         }
         match s.kind {
             ModelKind::Detector => {
-                let Some(format) = s.format else { return Err(self.invalid("format", "required for a detector")) };
+                let Some(format) = s.format else {
+                    return Err(self.invalid("format", "required for a detector"));
+                };
                 match format {
                     DetectorFormat::BoomgateGrid => {
                         self.output_named("boxes")?;
@@ -239,11 +272,15 @@ impl LoadedSidecar {
                     }
                     DetectorFormat::Yolov8 => {
                         if s.outputs.len() != 1 {
-                            return Err(self.invalid("outputs", "a yolov8 detector has exactly one output"));
+                            return Err(
+                                self.invalid("outputs", "a yolov8 detector has exactly one output")
+                            );
                         }
                         let shape = &s.outputs[0].shape;
                         if shape.len() != 3 || shape[1].min(shape[2]) < 5 {
-                            return Err(self.invalid("outputs[0].shape", "expected [1, 4+classes, N]"));
+                            return Err(
+                                self.invalid("outputs[0].shape", "expected [1, 4+classes, N]")
+                            );
                         }
                     }
                 }
@@ -261,12 +298,19 @@ impl LoadedSidecar {
             ModelKind::Ocr => {
                 if let Some(d) = &s.decoder {
                     if d != "ctc" {
-                        return Err(self.invalid("decoder", format!("only \"ctc\" is supported, got {d:?}")));
+                        return Err(self
+                            .invalid("decoder", format!("only \"ctc\" is supported, got {d:?}")));
                     }
                 }
-                let Some(alphabet) = &s.alphabet else { return Err(self.invalid("alphabet", "required for OCR")) };
+                let Some(alphabet) = &s.alphabet else {
+                    return Err(self.invalid("alphabet", "required for OCR"));
+                };
                 let logits = self.output_named("logits").or_else(|_| {
-                    if s.outputs.len() == 1 { Ok(&s.outputs[0]) } else { Err(self.invalid("outputs", "no output named \"logits\"")) }
+                    if s.outputs.len() == 1 {
+                        Ok(&s.outputs[0])
+                    } else {
+                        Err(self.invalid("outputs", "no output named \"logits\""))
+                    }
                 })?;
                 if logits.shape.len() != 3 {
                     return Err(self.invalid("outputs.logits.shape", "expected [1, T, C]"));
@@ -275,7 +319,11 @@ impl LoadedSidecar {
                 if alphabet.chars().count() + 1 != classes {
                     return Err(self.invalid(
                         "alphabet",
-                        format!("{} characters + blank do not match {} output classes", alphabet.chars().count(), classes),
+                        format!(
+                            "{} characters + blank do not match {} output classes",
+                            alphabet.chars().count(),
+                            classes
+                        ),
                     ));
                 }
                 if s.blank_index.unwrap_or(0) >= classes {
@@ -297,36 +345,61 @@ impl LoadedSidecar {
 
     /// Compares the sidecar with the model's real tensors. Returns, for each sidecar output (in
     /// sidecar order), the model output position that holds it.
-    pub fn validate(&self, model: &Path, inputs: &[TensorInfo], outputs: &[TensorInfo]) -> Result<Vec<usize>, InferenceError> {
-        let mismatch = |tensor: String, expected: String, found: String| InferenceError::TensorMismatch {
-            model: model.to_path_buf(),
-            tensor,
-            expected,
-            found,
-        };
+    pub fn validate(
+        &self,
+        model: &Path,
+        inputs: &[TensorInfo],
+        outputs: &[TensorInfo],
+    ) -> Result<Vec<usize>, InferenceError> {
+        let mismatch =
+            |tensor: String, expected: String, found: String| InferenceError::TensorMismatch {
+                model: model.to_path_buf(),
+                tensor,
+                expected,
+                found,
+            };
         let i = &self.sidecar.input;
         if inputs.len() != 1 {
-            return Err(mismatch("input count".into(), "1".into(), inputs.len().to_string()));
+            return Err(mismatch(
+                "input count".into(),
+                "1".into(),
+                inputs.len().to_string(),
+            ));
         }
         let want_in = [1i64, i.height as i64, i.width as i64, i.channels as i64];
         let input_name = format!("input {}", inputs[0].name);
         if !shape_eq(&want_in, &inputs[0].shape) {
-            return Err(mismatch(input_name, format!("shape {want_in:?}"), format!("shape {:?}", inputs[0].shape)));
+            return Err(mismatch(
+                input_name,
+                format!("shape {want_in:?}"),
+                format!("shape {:?}", inputs[0].shape),
+            ));
         }
         if !i.dtype.matches(inputs[0].dtype) {
-            return Err(mismatch(input_name, format!("dtype {}", i.dtype.name()), format!("dtype {}", inputs[0].dtype.name())));
+            return Err(mismatch(
+                input_name,
+                format!("dtype {}", i.dtype.name()),
+                format!("dtype {}", inputs[0].dtype.name()),
+            ));
         }
         let outs = &self.sidecar.outputs;
         if outputs.len() != outs.len() {
-            return Err(mismatch("output count".into(), outs.len().to_string(), outputs.len().to_string()));
+            return Err(mismatch(
+                "output count".into(),
+                outs.len().to_string(),
+                outputs.len().to_string(),
+            ));
         }
         // Signature order is not always the converter's output order; prefer the declared index,
         // then a tensor with the declared name, then the only unclaimed tensor of that shape.
-        let fits = |spec: &OutputSpec, t: &TensorInfo| shape_eq(&spec.shape, &t.shape) && spec.dtype.matches(t.dtype);
+        let fits = |spec: &OutputSpec, t: &TensorInfo| {
+            shape_eq(&spec.shape, &t.shape) && spec.dtype.matches(t.dtype)
+        };
         let mut taken = vec![false; outputs.len()];
         let mut positions = vec![usize::MAX; outs.len()];
         for (n, spec) in outs.iter().enumerate() {
-            if spec.index < outputs.len() && !taken[spec.index] && fits(spec, &outputs[spec.index]) {
+            if spec.index < outputs.len() && !taken[spec.index] && fits(spec, &outputs[spec.index])
+            {
                 taken[spec.index] = true;
                 positions[n] = spec.index;
             }
@@ -336,10 +409,14 @@ impl LoadedSidecar {
                 continue;
             }
             let by_name = outputs.iter().enumerate().position(|(k, t)| {
-                !taken[k] && (t.name == spec.name || spec.tensor_name.as_deref() == Some(t.name.as_str())) && fits(spec, t)
+                !taken[k]
+                    && (t.name == spec.name || spec.tensor_name.as_deref() == Some(t.name.as_str()))
+                    && fits(spec, t)
             });
             let by_shape = || {
-                let c: Vec<usize> = (0..outputs.len()).filter(|&k| !taken[k] && fits(spec, &outputs[k])).collect();
+                let c: Vec<usize> = (0..outputs.len())
+                    .filter(|&k| !taken[k] && fits(spec, &outputs[k]))
+                    .collect();
                 (c.len() == 1).then(|| c[0])
             };
             match by_name.or_else(by_shape) {
@@ -391,7 +468,12 @@ mod tests {
     }"#;
 
     fn info(name: &str, dtype: ElementType, shape: &[i32]) -> TensorInfo {
-        TensorInfo { name: name.into(), dtype, shape: shape.to_vec(), quantization: None }
+        TensorInfo {
+            name: name.into(),
+            dtype,
+            shape: shape.to_vec(),
+            quantization: None,
+        }
     }
 
     #[test]
@@ -405,14 +487,18 @@ mod tests {
     #[test]
     fn wrong_type_names_file_and_field() {
         let bad = DETECTOR.replace(r#""width": 640"#, r#""width": "wide""#);
-        let e = LoadedSidecar::parse(Path::new("/m/d.json"), &bad).unwrap_err().to_string();
+        let e = LoadedSidecar::parse(Path::new("/m/d.json"), &bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/m/d.json") && e.contains("input.width"), "{e}");
     }
 
     #[test]
     fn grid_detector_without_scores_output_is_refused() {
         let bad = DETECTOR.replace(r#""name": "scores""#, r#""name": "conf""#);
-        let e = LoadedSidecar::parse(Path::new("/m/d.json"), &bad).unwrap_err().to_string();
+        let e = LoadedSidecar::parse(Path::new("/m/d.json"), &bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("scores"), "{e}");
     }
 
@@ -420,19 +506,43 @@ mod tests {
     fn validation_names_tensor_and_both_shapes() {
         let s = LoadedSidecar::parse(Path::new("/m/d.json"), DETECTOR).expect("parse");
         let input = [info("images", ElementType::Int8, &[1, 320, 320, 3])];
-        let outputs = [info("a", ElementType::Int8, &[1, 2520, 4]), info("b", ElementType::Int8, &[1, 2520])];
-        let e = s.validate(Path::new("/m/d.tflite"), &input, &outputs).unwrap_err().to_string();
-        assert!(e.contains("/m/d.tflite") && e.contains("[1, 384, 640, 3]") && e.contains("[1, 320, 320, 3]"), "{e}");
+        let outputs = [
+            info("a", ElementType::Int8, &[1, 2520, 4]),
+            info("b", ElementType::Int8, &[1, 2520]),
+        ];
+        let e = s
+            .validate(Path::new("/m/d.tflite"), &input, &outputs)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/m/d.tflite")
+                && e.contains("[1, 384, 640, 3]")
+                && e.contains("[1, 320, 320, 3]"),
+            "{e}"
+        );
     }
 
     #[test]
     fn outputs_are_matched_by_shape_when_signature_order_differs() {
         let s = LoadedSidecar::parse(Path::new("/m/d.json"), DETECTOR).expect("parse");
         let input = [info("images", ElementType::Int8, &[1, 384, 640, 3])];
-        let outputs = [info("x", ElementType::Int8, &[1, 2520]), info("y", ElementType::Int8, &[1, 2520, 4])];
-        assert_eq!(s.validate(Path::new("/m/d.tflite"), &input, &outputs).expect("valid"), vec![1, 0]);
-        let wrong = [info("x", ElementType::Float32, &[1, 2520]), info("y", ElementType::Int8, &[1, 2520, 4])];
-        let e = s.validate(Path::new("/m/d.tflite"), &input, &wrong).unwrap_err().to_string();
+        let outputs = [
+            info("x", ElementType::Int8, &[1, 2520]),
+            info("y", ElementType::Int8, &[1, 2520, 4]),
+        ];
+        assert_eq!(
+            s.validate(Path::new("/m/d.tflite"), &input, &outputs)
+                .expect("valid"),
+            vec![1, 0]
+        );
+        let wrong = [
+            info("x", ElementType::Float32, &[1, 2520]),
+            info("y", ElementType::Int8, &[1, 2520, 4]),
+        ];
+        let e = s
+            .validate(Path::new("/m/d.tflite"), &input, &wrong)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("scores") && e.contains("float32"), "{e}");
     }
 }

@@ -16,7 +16,9 @@ pub struct Histogram {
 }
 
 /// Bucket upper bounds (ms) for stage latencies.
-pub const LATENCY_BUCKETS_MS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0];
+pub const LATENCY_BUCKETS_MS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+];
 
 impl Histogram {
     pub fn new(bounds: &'static [f64]) -> Histogram {
@@ -35,7 +37,8 @@ impl Histogram {
         if let Some(i) = self.bounds.iter().position(|b| ms <= *b) {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
-        self.sum_us.fetch_add((ms * 1000.0) as u64, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add((ms * 1000.0) as u64, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -203,7 +206,11 @@ impl Metrics {
     /// Cameras that delivered no frame within their `frame_timeout_s`, each as a line naming
     /// the camera, its state and for how long. File cameras that ended count as healthy
     /// (nothing more to deliver). The rule behind both the systemd watchdog and `/healthz`.
-    pub fn stalled_cameras(&self, cameras: &[crate::config::CameraSettings], now_ms: i64) -> Vec<String> {
+    pub fn stalled_cameras(
+        &self,
+        cameras: &[crate::config::CameraSettings],
+        now_ms: i64,
+    ) -> Vec<String> {
         let mut stalled = Vec::new();
         for camera in cameras {
             let stats = self.camera(&camera.id);
@@ -214,9 +221,17 @@ impl Metrics {
             let last = stats.last_frame_unix_ms.load(Ordering::Relaxed);
             let age_s = (now_ms - last).max(0) / 1000;
             if last <= 0 {
-                stalled.push(format!("camera '{}' ({}): no frame yet", camera.id, state.label()));
+                stalled.push(format!(
+                    "camera '{}' ({}): no frame yet",
+                    camera.id,
+                    state.label()
+                ));
             } else if now_ms - last > camera.frame_timeout_s as i64 * 1000 {
-                stalled.push(format!("camera '{}' ({}): no frame for {age_s} s", camera.id, state.label()));
+                stalled.push(format!(
+                    "camera '{}' ({}): no frame for {age_s} s",
+                    camera.id,
+                    state.label()
+                ));
             }
         }
         stalled
@@ -224,7 +239,12 @@ impl Metrics {
 
     /// All cameras, by id.
     pub fn cameras(&self) -> Vec<Arc<CameraStats>> {
-        self.cameras.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.cameras
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -243,6 +263,10 @@ mod tests {
         assert_eq!(s.buckets[0], (1.0, 1));
         assert_eq!(s.buckets[2], (5.0, 3));
         assert_eq!(s.count, 4);
-        assert_eq!(s.buckets.last().unwrap().1, 3, "10 s is above the last bucket (only +Inf)");
+        assert_eq!(
+            s.buckets.last().unwrap().1,
+            3,
+            "10 s is above the last bucket (only +Inf)"
+        );
     }
 }

@@ -22,13 +22,18 @@ pub const SAME_PASS_MS: u64 = 5000;
 
 /// True when `text` at `confidence` can be a plate worth an event.
 pub fn plausible(text: &str, confidence: f32) -> bool {
-    (MIN_CHARS..=MAX_CHARS).contains(&text.len()) && confidence >= MIN_READ_CONFIDENCE && !stripe_like(text)
+    (MIN_CHARS..=MAX_CHARS).contains(&text.len())
+        && confidence >= MIN_READ_CONFIDENCE
+        && !stripe_like(text)
 }
 
 /// Rows of windows, railings and fences read as runs of vertical strokes (`II11011`, `11I1`,
 /// `IL1IL11` on the generated clips); real plates mix in other shapes.
 fn stripe_like(text: &str) -> bool {
-    let strokes = text.chars().filter(|c| matches!(c, '1' | 'I' | 'L')).count();
+    let strokes = text
+        .chars()
+        .filter(|c| matches!(c, '1' | 'I' | 'L'))
+        .count();
     strokes * 4 >= text.len() * 3
 }
 
@@ -55,8 +60,13 @@ impl ReadFilter {
             tracing::debug!(plate = %read.text, confidence = read.confidence, "implausible read dropped");
             return false;
         }
-        self.recent.retain(|(_, t)| at_ms >= *t && at_ms - *t <= SAME_PASS_MS);
-        if let Some(entry) = self.recent.iter_mut().find(|(p, _)| same_plate(p, &read.text)) {
+        self.recent
+            .retain(|(_, t)| at_ms >= *t && at_ms - *t <= SAME_PASS_MS);
+        if let Some(entry) = self
+            .recent
+            .iter_mut()
+            .find(|(p, _)| same_plate(p, &read.text))
+        {
             tracing::debug!(plate = %read.text, previous = %entry.0, "second read of the same pass dropped");
             // The pass is still going on: keep suppressing its fragments.
             entry.1 = at_ms;
@@ -86,7 +96,11 @@ impl SettledPlates {
     /// Call once per frame, before recognition.
     pub fn update(&mut self, tracker: &crate::tracker::Tracker) {
         self.frames += 1;
-        self.boxes = if self.frames % Self::RECHECK_EVERY == 0 { Vec::new() } else { tracker.settled_boxes() };
+        self.boxes = if self.frames % Self::RECHECK_EVERY == 0 {
+            Vec::new()
+        } else {
+            tracker.settled_boxes()
+        };
     }
 
     /// Whether the reader can skip this box on the current frame.

@@ -68,7 +68,10 @@ pub struct CommandResult {
 pub(crate) enum Command {
     /// `duration_ms == 0`: the relay's default.
     Pulse { relay: String, duration_ms: u32 },
-    Allowlist { upsert: Vec<AccessEntry>, delete: Vec<String> },
+    Allowlist {
+        upsert: Vec<AccessEntry>,
+        delete: Vec<String>,
+    },
 }
 
 /// The correlation id of a payload that may not parse as a command, so even an error result
@@ -79,7 +82,11 @@ pub(crate) fn loose_correlation_id(payload: &[u8]) -> Option<String> {
 }
 
 /// Validates `relay/<relay>/set`. Returns the correlation id with the result either way.
-pub(crate) fn parse_relay_set(relay: &str, payload: &[u8], relays: &RelayController) -> (Option<String>, Result<Command, String>) {
+pub(crate) fn parse_relay_set(
+    relay: &str,
+    payload: &[u8],
+    relays: &RelayController,
+) -> (Option<String>, Result<Command, String>) {
     let text = String::from_utf8_lossy(payload);
     let (corr, pulse_ms) = if text.trim().eq_ignore_ascii_case("open") {
         (None, None)
@@ -87,7 +94,12 @@ pub(crate) fn parse_relay_set(relay: &str, payload: &[u8], relays: &RelayControl
         match serde_json::from_slice::<RelaySet>(payload) {
             Ok(c) => (c.correlation_id, c.pulse_ms),
             Err(e) => {
-                return (loose_correlation_id(payload), Err(format!("payload is neither OPEN nor a valid JSON command: {e}")));
+                return (
+                    loose_correlation_id(payload),
+                    Err(format!(
+                        "payload is neither OPEN nor a valid JSON command: {e}"
+                    )),
+                );
             }
         }
     };
@@ -98,11 +110,23 @@ pub(crate) fn parse_relay_set(relay: &str, payload: &[u8], relays: &RelayControl
         None => 0,
         Some(0) => return (corr, Err("pulse_ms must be at least 1".into())),
         Some(ms) if ms > settings.max_pulse_ms => {
-            return (corr, Err(format!("pulse_ms {ms} is above relay '{relay}' max_pulse_ms {}", settings.max_pulse_ms)));
+            return (
+                corr,
+                Err(format!(
+                    "pulse_ms {ms} is above relay '{relay}' max_pulse_ms {}",
+                    settings.max_pulse_ms
+                )),
+            );
         }
         Some(ms) => ms,
     };
-    (corr, Ok(Command::Pulse { relay: relay.to_string(), duration_ms }))
+    (
+        corr,
+        Ok(Command::Pulse {
+            relay: relay.to_string(),
+            duration_ms,
+        }),
+    )
 }
 
 /// Plate text as stored in the access list: upper case A-Z and 0-9; spaces, `-` and `.` are
@@ -113,7 +137,11 @@ pub(crate) fn normalise_plate(raw: &str) -> Result<String, String> {
         match c {
             ' ' | '-' | '.' => {}
             c if c.is_ascii_alphanumeric() => out.push(c.to_ascii_uppercase()),
-            c => return Err(format!("plate '{raw}' contains '{c}' (only A-Z, 0-9, space, '-' and '.')")),
+            c => {
+                return Err(format!(
+                    "plate '{raw}' contains '{c}' (only A-Z, 0-9, space, '-' and '.')"
+                ))
+            }
         }
     }
     if out.is_empty() || out.len() > 16 {
@@ -127,7 +155,9 @@ fn check_hhmm(s: &str) -> bool {
     if b.len() != 5 || b[2] != b':' {
         return false;
     }
-    let (Ok(h), Ok(m)) = (s[..2].parse::<u8>(), s[3..].parse::<u8>()) else { return false };
+    let (Ok(h), Ok(m)) = (s[..2].parse::<u8>(), s[3..].parse::<u8>()) else {
+        return false;
+    };
     b[..2].iter().chain(&b[3..]).all(u8::is_ascii_digit) && (h < 24 && m < 60 || h == 24 && m == 0)
 }
 
@@ -140,7 +170,9 @@ fn check_schedule(field: &str, windows: &[ScheduleWindow]) -> Result<(), String>
         }
         for d in &w.days {
             if !DAYS.contains(&d.as_str()) {
-                return Err(format!("{field}.schedule[{j}].days: '{d}' is not one of mon..sun"));
+                return Err(format!(
+                    "{field}.schedule[{j}].days: '{d}' is not one of mon..sun"
+                ));
             }
         }
         for (name, v) in [("start", &w.start), ("end", &w.end)] {
@@ -156,16 +188,27 @@ fn check_schedule(field: &str, windows: &[ScheduleWindow]) -> Result<(), String>
 }
 
 /// Validates `allowlist/set`.
-pub(crate) fn parse_allowlist_set(payload: &[u8], relays: &RelayController) -> (Option<String>, Result<Command, String>) {
+pub(crate) fn parse_allowlist_set(
+    payload: &[u8],
+    relays: &RelayController,
+) -> (Option<String>, Result<Command, String>) {
     let cmd: AllowlistSet = match serde_json::from_slice(payload) {
         Ok(c) => c,
-        Err(e) => return (loose_correlation_id(payload), Err(format!("invalid allowlist/set JSON: {e}"))),
+        Err(e) => {
+            return (
+                loose_correlation_id(payload),
+                Err(format!("invalid allowlist/set JSON: {e}")),
+            )
+        }
     };
     let corr = cmd.correlation_id.clone();
     (corr, validate_allowlist(cmd, relays))
 }
 
-pub(crate) fn validate_allowlist(cmd: AllowlistSet, relays: &RelayController) -> Result<Command, String> {
+pub(crate) fn validate_allowlist(
+    cmd: AllowlistSet,
+    relays: &RelayController,
+) -> Result<Command, String> {
     if cmd.upsert.is_empty() && cmd.delete.is_empty() {
         return Err("nothing to do: upsert and delete are both empty".into());
     }
@@ -175,11 +218,15 @@ pub(crate) fn validate_allowlist(cmd: AllowlistSet, relays: &RelayController) ->
         let field = format!("upsert[{i}]");
         let plate = normalise_plate(&e.plate).map_err(|m| format!("{field}.plate: {m}"))?;
         if !seen.insert(plate.clone()) {
-            return Err(format!("{field}.plate: '{plate}' appears twice in the command"));
+            return Err(format!(
+                "{field}.plate: '{plate}' appears twice in the command"
+            ));
         }
         if let (Some(from), Some(until)) = (e.valid_from, e.valid_until) {
             if from >= until {
-                return Err(format!("{field}: valid_from {from} is not before valid_until {until}"));
+                return Err(format!(
+                    "{field}: valid_from {from} is not before valid_until {until}"
+                ));
             }
         }
         check_schedule(&field, &e.schedule)?;
@@ -203,7 +250,9 @@ pub(crate) fn validate_allowlist(cmd: AllowlistSet, relays: &RelayController) ->
     for (i, p) in cmd.delete.iter().enumerate() {
         let plate = normalise_plate(p).map_err(|m| format!("delete[{i}]: {m}"))?;
         if !seen.insert(plate.clone()) {
-            return Err(format!("delete[{i}]: '{plate}' appears twice in the command"));
+            return Err(format!(
+                "delete[{i}]: '{plate}' appears twice in the command"
+            ));
         }
         delete.push(plate);
     }
@@ -224,6 +273,11 @@ mod tests {
     #[test]
     fn times_are_checked() {
         assert!(check_hhmm("07:30") && check_hhmm("24:00") && check_hhmm("00:00"));
-        assert!(!check_hhmm("7:30") && !check_hhmm("24:01") && !check_hhmm("12:60") && !check_hhmm("+1:00"));
+        assert!(
+            !check_hhmm("7:30")
+                && !check_hhmm("24:01")
+                && !check_hhmm("12:60")
+                && !check_hhmm("+1:00")
+        );
     }
 }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("cannot read {what} file {path}: {source}")]
-    SecretFile { what: &'static str, path: PathBuf, source: std::io::Error },
+    SecretFile {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("bad URL '{url}': {reason}")]
     BadUrl { url: String, reason: String },
     #[error("bad TLS material in {path}: {reason}")]

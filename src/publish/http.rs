@@ -19,7 +19,10 @@ pub(crate) struct HttpUrl {
 
 impl HttpUrl {
     pub fn parse(url: &str) -> Result<HttpUrl, PublishError> {
-        let bad = |reason: &str| PublishError::BadUrl { url: url.to_string(), reason: reason.to_string() };
+        let bad = |reason: &str| PublishError::BadUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
         let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
             (false, r)
         } else if let Some(r) = url.strip_prefix("https://") {
@@ -32,16 +35,32 @@ impl HttpUrl {
             None => (rest, "/"),
         };
         if authority.contains('@') {
-            return Err(bad("credentials in the URL are not supported; use token_file"));
+            return Err(bad(
+                "credentials in the URL are not supported; use token_file",
+            ));
         }
-        let (host, port) = split_host_port(authority, if tls { 443 } else { 80 }).map_err(|r| bad(&r))?;
-        Ok(HttpUrl { tls, host, port, path: path.to_string() })
+        let (host, port) =
+            split_host_port(authority, if tls { 443 } else { 80 }).map_err(|r| bad(&r))?;
+        Ok(HttpUrl {
+            tls,
+            host,
+            port,
+            path: path.to_string(),
+        })
     }
 
     fn host_header(&self) -> String {
         let default = if self.tls { 443 } else { 80 };
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == default { host } else { format!("{host}:{}", self.port) }
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
     }
 }
 
@@ -62,7 +81,9 @@ pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Result<(Str
         return Err("host is empty".into());
     }
     let port = match port {
-        Some(p) => p.parse::<u16>().map_err(|_| format!("port '{p}' is not a number in 1..=65535"))?,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("port '{p}' is not a number in 1..=65535"))?,
         None => default_port,
     };
     Ok((host.to_string(), port))
@@ -95,7 +116,8 @@ pub(crate) async fn post(
     head.push_str("\r\n");
     if url.tls {
         let config = tls.ok_or("https URL without TLS configuration")?;
-        let name = rustls::pki_types::ServerName::try_from(url.host.clone()).map_err(|e| format!("server name '{}': {e}", url.host))?;
+        let name = rustls::pki_types::ServerName::try_from(url.host.clone())
+            .map_err(|e| format!("server name '{}': {e}", url.host))?;
         let stream = tokio_rustls::TlsConnector::from(config.clone())
             .connect(name, tcp)
             .await
@@ -106,7 +128,11 @@ pub(crate) async fn post(
     }
 }
 
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, head: &[u8], body: &[u8]) -> Result<u16, String> {
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    head: &[u8],
+    body: &[u8],
+) -> Result<u16, String> {
     s.write_all(head).await.map_err(|e| format!("send: {e}"))?;
     s.write_all(body).await.map_err(|e| format!("send: {e}"))?;
     s.flush().await.map_err(|e| format!("send: {e}"))?;
@@ -127,7 +153,10 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, head: &[u8], body
         if buf.len() > 8192 {
             return Err("status line longer than 8 KiB".into());
         }
-        let n = s.read(&mut chunk).await.map_err(|e| format!("receive: {e}"))?;
+        let n = s
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("receive: {e}"))?;
         if n == 0 {
             return Err("connection closed before a status line".into());
         }
@@ -142,7 +171,15 @@ mod tests {
     #[test]
     fn parses_webhook_urls() {
         let u = HttpUrl::parse("http://127.0.0.1:8081/hook?x=1").unwrap();
-        assert_eq!(u, HttpUrl { tls: false, host: "127.0.0.1".into(), port: 8081, path: "/hook?x=1".into() });
+        assert_eq!(
+            u,
+            HttpUrl {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 8081,
+                path: "/hook?x=1".into()
+            }
+        );
         let u = HttpUrl::parse("https://example.org").unwrap();
         assert_eq!((u.tls, u.port, u.path.as_str()), (true, 443, "/"));
         let u = HttpUrl::parse("http://[::1]:9000/a").unwrap();

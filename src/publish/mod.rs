@@ -46,7 +46,12 @@ pub fn outbox_channels(config: &Config) -> Vec<String> {
 
 /// The MQTT topic root: `mqtt.topic_prefix` with `{site}` replaced, without a trailing slash.
 pub fn topic_root(config: &Config) -> String {
-    config.mqtt.topic_prefix.replace("{site}", &config.site.id).trim_end_matches('/').to_string()
+    config
+        .mqtt
+        .topic_prefix
+        .replace("{site}", &config.site.id)
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// Whether a webhook with `filter` receives `event`.
@@ -77,7 +82,10 @@ pub struct ChannelStats {
 
 impl ChannelStats {
     fn new(channel: &str) -> Arc<ChannelStats> {
-        Arc::new(ChannelStats { channel: channel.to_string(), ..Default::default() })
+        Arc::new(ChannelStats {
+            channel: channel.to_string(),
+            ..Default::default()
+        })
     }
 
     fn set_error(&self, e: Option<String>) {
@@ -85,7 +93,10 @@ impl ChannelStats {
     }
 
     pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -120,7 +131,14 @@ impl Publisher {
         if config.mqtt.enabled {
             let st = ChannelStats::new(MQTT_CHANNEL);
             let store = Store::open(data_dir)?;
-            let task = mqtt::MqttTask::new(config, store, relays.clone(), metrics.clone(), st.clone(), shutdown.clone())?;
+            let task = mqtt::MqttTask::new(
+                config,
+                store,
+                relays.clone(),
+                metrics.clone(),
+                st.clone(),
+                shutdown.clone(),
+            )?;
             stats.push(st);
             prepared_mqtt = Some(task);
         }
@@ -168,8 +186,17 @@ pub(crate) fn count(c: &AtomicU64) {
 
 /// Reads the first line of a secret file (password, token, key), without the line end.
 pub(crate) fn read_secret(path: &Path, what: &'static str) -> Result<String, PublishError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PublishError::SecretFile { what, path: path.to_path_buf(), source })?;
-    Ok(text.lines().next().unwrap_or("").trim_end_matches('\r').to_string())
+    let text = std::fs::read_to_string(path).map_err(|source| PublishError::SecretFile {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('\r')
+        .to_string())
 }
 
 /// Capped exponential backoff: 0.5 s, 1 s, 2 s, ... up to `max`.

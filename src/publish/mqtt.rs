@@ -18,7 +18,10 @@ use crate::metrics::Metrics;
 use crate::relay::{PulseOutcome, RelayController, RelayPulse};
 use crate::shutdown::Shutdown;
 use crate::store::{AccessKey, Event, Store, StoreError};
-use rumqttc::{AsyncClient, ConnectionError, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport};
+use rumqttc::{
+    AsyncClient, ConnectionError, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS,
+    TlsConfiguration, Transport,
+};
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -87,7 +90,10 @@ struct Session {
 impl Session {
     /// Queues a non-event publish (QoS 1). Never blocks the event loop's task.
     fn send(&mut self, topic: String, retain: bool, payload: impl Into<Vec<u8>>) {
-        match self.client.try_publish(topic.clone(), QoS::AtLeastOnce, retain, payload) {
+        match self
+            .client
+            .try_publish(topic.clone(), QoS::AtLeastOnce, retain, payload)
+        {
             Ok(()) => self.tags.push_back(None),
             Err(e) => tracing::warn!(topic, error = %e, "MQTT publish not queued"),
         }
@@ -104,7 +110,10 @@ impl MqttTask {
         shutdown: Shutdown,
     ) -> Result<MqttTask, PublishError> {
         let m = &config.mqtt;
-        let bad = |reason: &str| PublishError::BadUrl { url: m.url.clone(), reason: reason.to_string() };
+        let bad = |reason: &str| PublishError::BadUrl {
+            url: m.url.clone(),
+            reason: reason.to_string(),
+        };
         let (tls, rest) = if let Some(r) = m.url.strip_prefix("mqtt://") {
             (false, r)
         } else if let Some(r) = m.url.strip_prefix("mqtts://") {
@@ -113,8 +122,13 @@ impl MqttTask {
             return Err(bad("must start with mqtt:// or mqtts://"));
         };
         let authority = rest.split('/').next().unwrap_or("");
-        let (host, port) = split_host_port(authority, if tls { 8883 } else { 1883 }).map_err(|r| bad(&r))?;
-        let client_id = if m.client_id.is_empty() { format!("boomgate-{}", config.site.id) } else { m.client_id.clone() };
+        let (host, port) =
+            split_host_port(authority, if tls { 8883 } else { 1883 }).map_err(|r| bad(&r))?;
+        let client_id = if m.client_id.is_empty() {
+            format!("boomgate-{}", config.site.id)
+        } else {
+            m.client_id.clone()
+        };
         let root = super::topic_root(config);
         let mut options = MqttOptions::new(client_id, host, port);
         options
@@ -123,7 +137,12 @@ impl MqttTask {
             .set_inflight(m.max_inflight.saturating_add(16))
             .set_max_packet_size(1 << 20, 1 << 20)
             .set_request_channel_capacity(usize::from(m.max_inflight) + 256)
-            .set_last_will(LastWill::new(format!("{root}/availability"), "offline", QoS::AtLeastOnce, true));
+            .set_last_will(LastWill::new(
+                format!("{root}/availability"),
+                "offline",
+                QoS::AtLeastOnce,
+                true,
+            ));
         if let Some(user) = &m.username {
             let password = match &m.password_file {
                 Some(p) => read_secret(p, "MQTT password")?,
@@ -135,7 +154,11 @@ impl MqttTask {
             let client_cert = match (&m.client_cert_file, &m.client_key_file) {
                 (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
                 (None, None) => None,
-                _ => return Err(PublishError::Tls("client_cert_file and client_key_file must be set together".into())),
+                _ => {
+                    return Err(PublishError::Tls(
+                        "client_cert_file and client_key_file must be set together".into(),
+                    ))
+                }
             };
             let cfg = super::tls::client_config(m.ca_file.as_deref(), client_cert)?;
             options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(cfg)));
@@ -149,7 +172,13 @@ impl MqttTask {
             max_inflight: usize::from(m.max_inflight.max(1)),
             status_every: Duration::from_secs(m.status_interval_s.max(1)),
             commands: m.commands,
-            ha_prefix: config.homeassistant.enabled.then(|| config.homeassistant.discovery_prefix.trim_end_matches('/').to_string()),
+            ha_prefix: config.homeassistant.enabled.then(|| {
+                config
+                    .homeassistant
+                    .discovery_prefix
+                    .trim_end_matches('/')
+                    .to_string()
+            }),
             relays,
             metrics,
             store: Arc::new(Mutex::new(store)),
@@ -158,7 +187,10 @@ impl MqttTask {
         })
     }
 
-    async fn db<T: Send + 'static>(&self, f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static) -> Result<T, String> {
+    async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, String> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
@@ -178,17 +210,24 @@ impl MqttTask {
             if self.shutdown.is_triggered() {
                 break;
             }
-            let end = self.session(&mut wake, &mut relay_rx, &mut last_plate).await;
+            let end = self
+                .session(&mut wake, &mut relay_rx, &mut last_plate)
+                .await;
             self.metrics.mqtt_connected.store(false, Ordering::Relaxed);
             self.stats.connected.store(false, Ordering::Relaxed);
             match end {
                 SessionEnd::Shutdown => break,
-                SessionEnd::Failed { was_connected, error } => {
+                SessionEnd::Failed {
+                    was_connected,
+                    error,
+                } => {
                     if was_connected {
                         failures = 0;
                         tracing::warn!(url = %self.url, error, "MQTT connection lost");
                     } else {
-                        self.metrics.mqtt_connect_failures.fetch_add(1, Ordering::Relaxed);
+                        self.metrics
+                            .mqtt_connect_failures
+                            .fetch_add(1, Ordering::Relaxed);
                         count(&self.stats.failures);
                     }
                     let wait = backoff(failures, MAX_RECONNECT_BACKOFF);
@@ -306,14 +345,19 @@ impl MqttTask {
                 tracing::info!(url = %self.url, "MQTT connected");
                 s.send(format!("{}/availability", self.root), true, "online");
                 if self.commands {
-                    for t in [format!("{}/relay/+/set", self.root), format!("{}/allowlist/set", self.root)] {
+                    for t in [
+                        format!("{}/relay/+/set", self.root),
+                        format!("{}/allowlist/set", self.root),
+                    ] {
                         if let Err(e) = s.client.try_subscribe(t.clone(), QoS::AtLeastOnce) {
                             tracing::warn!(topic = t, error = %e, "MQTT subscribe not queued");
                         }
                     }
                 }
                 if let Some(ha) = &self.ha_prefix {
-                    let _ = s.client.try_subscribe(format!("{ha}/status"), QoS::AtLeastOnce);
+                    let _ = s
+                        .client
+                        .try_subscribe(format!("{ha}/status"), QoS::AtLeastOnce);
                     self.publish_discovery(s);
                 }
                 self.publish_relay_states(s);
@@ -349,7 +393,10 @@ impl MqttTask {
         }
         if s.ahead.is_empty() {
             let after = s.last_seq;
-            match self.db(move |st| st.outbox_pending_raw(MQTT_CHANNEL, after, READ_AHEAD as u32)).await {
+            match self
+                .db(move |st| st.outbox_pending_raw(MQTT_CHANNEL, after, READ_AHEAD as u32))
+                .await
+            {
                 Ok(rows) => {
                     s.read_short = rows.len() < READ_AHEAD;
                     if let Some((seq, _, _)) = rows.last() {
@@ -366,8 +413,13 @@ impl MqttTask {
         }
         let topic = format!("{}/event", self.root);
         while s.inflight < self.max_inflight {
-            let Some((seq, event_id, json)) = s.ahead.pop_front() else { break };
-            if let Err(e) = s.client.try_publish(topic.clone(), QoS::AtLeastOnce, false, json.clone()) {
+            let Some((seq, event_id, json)) = s.ahead.pop_front() else {
+                break;
+            };
+            if let Err(e) =
+                s.client
+                    .try_publish(topic.clone(), QoS::AtLeastOnce, false, json.clone())
+            {
                 // Request channel full: try again on the next round, from this row.
                 tracing::debug!(error = %e, "MQTT event publish not queued");
                 s.ahead.push_front((seq, event_id, json));
@@ -407,7 +459,9 @@ impl MqttTask {
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         loop {
             match tokio::time::timeout_at(deadline, el.poll()).await {
-                Ok(Ok(rumqttc::Event::Outgoing(Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(rumqttc::Event::Outgoing(Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => {
+                    break
+                }
                 Ok(Ok(rumqttc::Event::Outgoing(Outgoing::Publish(pkid)))) => {
                     if let Some(Some(id)) = s.tags.pop_front() {
                         s.by_pkid.insert(pkid, id);
@@ -427,7 +481,11 @@ impl MqttTask {
 
     fn publish_relay_states(&self, s: &mut Session) {
         for (id, state) in self.relays.status() {
-            s.send(format!("{}/relay/{id}/state", self.root), true, state.as_str());
+            s.send(
+                format!("{}/relay/{id}/state", self.root),
+                true,
+                state.as_str(),
+            );
         }
     }
 
@@ -435,10 +493,25 @@ impl MqttTask {
         let outbox = self.db(|st| st.outbox_stats()).await;
         let (depth, age) = outbox.unwrap_or((0, 0.0));
         self.metrics.outbox_depth.store(depth, Ordering::Relaxed);
-        self.metrics.outbox_oldest_age_s.store(age as u64, Ordering::Relaxed);
-        let data_dir = self.store.lock().unwrap_or_else(|p| p.into_inner()).data_dir().to_path_buf();
+        self.metrics
+            .outbox_oldest_age_s
+            .store(age as u64, Ordering::Relaxed);
+        let data_dir = self
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .data_dir()
+            .to_path_buf();
         let free = crate::store::free_bytes(&data_dir);
-        let body = status_json(&self.site_id, &self.metrics, &self.relays, depth, age, free, s.inflight);
+        let body = status_json(
+            &self.site_id,
+            &self.metrics,
+            &self.relays,
+            depth,
+            age,
+            free,
+            s.inflight,
+        );
         s.send(format!("{}/status", self.root), true, body.to_string());
     }
 
@@ -496,11 +569,20 @@ impl MqttTask {
                 return;
             }
         }
-        let Some(command) = p.topic.strip_prefix(&format!("{}/", self.root)).map(str::to_string) else { return };
+        let Some(command) = p
+            .topic
+            .strip_prefix(&format!("{}/", self.root))
+            .map(str::to_string)
+        else {
+            return;
+        };
         if !self.commands {
             return;
         }
-        let (correlation_id, parsed) = if let Some(relay) = command.strip_prefix("relay/").and_then(|r| r.strip_suffix("/set")) {
+        let (correlation_id, parsed) = if let Some(relay) = command
+            .strip_prefix("relay/")
+            .and_then(|r| r.strip_suffix("/set"))
+        {
             parse_relay_set(relay, &p.payload, &self.relays)
         } else if command == "allowlist/set" {
             parse_allowlist_set(&p.payload, &self.relays)
@@ -509,7 +591,10 @@ impl MqttTask {
         };
         let outcome = if p.retain {
             // A retained command would run again on every reconnect (a gate opening by itself).
-            Err("retained commands are ignored; publish commands without the retain flag".to_string())
+            Err(
+                "retained commands are ignored; publish commands without the retain flag"
+                    .to_string(),
+            )
         } else {
             match parsed {
                 Ok(cmd) => self.execute(cmd).await,
@@ -521,7 +606,12 @@ impl MqttTask {
         } else {
             tracing::info!(command, correlation_id, "MQTT command done");
         }
-        let result = CommandResult { correlation_id, ok: outcome.is_ok(), error: outcome.err(), command };
+        let result = CommandResult {
+            correlation_id,
+            ok: outcome.is_ok(),
+            error: outcome.err(),
+            command,
+        };
         match serde_json::to_string(&result) {
             Ok(body) => s.send(format!("{}/command/result", self.root), false, body),
             Err(e) => tracing::error!(error = %e, "command result not encodable"),
@@ -540,7 +630,12 @@ impl MqttTask {
                 });
                 match outcome {
                     PulseOutcome::Pulsed => Ok(()),
-                    other => Err(format!("relay '{relay}' refused the pulse: {}", serde_json::to_string(&other).unwrap_or_default().trim_matches('"'))),
+                    other => Err(format!(
+                        "relay '{relay}' refused the pulse: {}",
+                        serde_json::to_string(&other)
+                            .unwrap_or_default()
+                            .trim_matches('"')
+                    )),
                 }
             }
             Command::Allowlist { upsert, delete } => {
@@ -559,7 +654,9 @@ impl MqttTask {
     }
 }
 
-async fn recv_or_pending(wake: &mut Option<broadcast::Receiver<Arc<Event>>>) -> Result<Arc<Event>, broadcast::error::RecvError> {
+async fn recv_or_pending(
+    wake: &mut Option<broadcast::Receiver<Arc<Event>>>,
+) -> Result<Arc<Event>, broadcast::error::RecvError> {
     match wake {
         Some(w) => w.recv().await,
         None => std::future::pending().await,
@@ -569,13 +666,18 @@ async fn recv_or_pending(wake: &mut Option<broadcast::Receiver<Arc<Event>>>) -> 
 /// A connection error as an operator reads it.
 fn describe(e: &ConnectionError) -> String {
     match e {
-        ConnectionError::ConnectionRefused(code) => format!("broker refused the connection: {code:?} (check username and password file)"),
+        ConnectionError::ConnectionRefused(code) => {
+            format!("broker refused the connection: {code:?} (check username and password file)")
+        }
         ConnectionError::Tls(t) => format!("TLS: {t} (check ca_file and the broker certificate)"),
         // TLS 1.3 reports a refused client certificate only on the first read, as an I/O error.
         other if other.to_string().contains("CertificateRequired") => {
             format!("TLS: the broker requires a client certificate: set mqtt.client_cert_file and mqtt.client_key_file ({other})")
         }
-        other if other.to_string().contains("alert: BadCertificate") || other.to_string().contains("alert: UnknownCA") => {
+        other
+            if other.to_string().contains("alert: BadCertificate")
+                || other.to_string().contains("alert: UnknownCA") =>
+        {
             format!("TLS: the broker rejected the client certificate (check mqtt.client_cert_file and its CA) ({other})")
         }
         other => other.to_string(),
@@ -607,8 +709,11 @@ pub(crate) fn status_json(
             )
         })
         .collect();
-    let relays: serde_json::Map<String, serde_json::Value> =
-        relays.status().into_iter().map(|(id, st)| (id, json!(st.as_str()))).collect();
+    let relays: serde_json::Map<String, serde_json::Value> = relays
+        .status()
+        .into_iter()
+        .map(|(id, st)| (id, json!(st.as_str())))
+        .collect();
     json!({
         "site": site,
         "at": jiff::Timestamp::now().to_string(),

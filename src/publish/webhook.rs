@@ -3,7 +3,9 @@
 //! the outbox until a 2xx answer. Events the filter excludes are acked without sending.
 
 use super::http::{post, HttpUrl};
-use super::{backoff, count, filter_accepts, read_secret, webhook_channel, ChannelStats, PublishError};
+use super::{
+    backoff, count, filter_accepts, read_secret, webhook_channel, ChannelStats, PublishError,
+};
 use crate::config::{WebhookFilter, WebhookSettings};
 use crate::shutdown::Shutdown;
 use crate::store::{Event, Store};
@@ -44,11 +46,28 @@ pub(crate) struct WebhookTask {
 }
 
 impl WebhookTask {
-    pub fn new(s: &WebhookSettings, store: Store, stats: Arc<ChannelStats>, shutdown: Shutdown) -> Result<WebhookTask, PublishError> {
+    pub fn new(
+        s: &WebhookSettings,
+        store: Store,
+        stats: Arc<ChannelStats>,
+        shutdown: Shutdown,
+    ) -> Result<WebhookTask, PublishError> {
         let url = HttpUrl::parse(&s.url)?;
-        let token = s.token_file.as_deref().map(|p| read_secret(p, "webhook token")).transpose()?;
-        let secret = s.secret_file.as_deref().map(|p| read_secret(p, "webhook secret").map(String::into_bytes)).transpose()?;
-        let tls = if url.tls { Some(super::tls::client_config(None, None)?) } else { None };
+        let token = s
+            .token_file
+            .as_deref()
+            .map(|p| read_secret(p, "webhook token"))
+            .transpose()?;
+        let secret = s
+            .secret_file
+            .as_deref()
+            .map(|p| read_secret(p, "webhook secret").map(String::into_bytes))
+            .transpose()?;
+        let tls = if url.tls {
+            Some(super::tls::client_config(None, None)?)
+        } else {
+            None
+        };
         Ok(WebhookTask {
             id: s.id.clone(),
             channel: webhook_channel(&s.id),
@@ -80,7 +99,11 @@ impl WebhookTask {
     }
 
     /// Waits for a stored event, one second, or shutdown. Returns `false` on shutdown.
-    async fn idle(&self, wake: &mut Option<broadcast::Receiver<Arc<Event>>>, max: Duration) -> bool {
+    async fn idle(
+        &self,
+        wake: &mut Option<broadcast::Receiver<Arc<Event>>>,
+        max: Duration,
+    ) -> bool {
         tokio::select! {
             _ = self.shutdown.wait() => false,
             _ = tokio::time::sleep(max) => true,
@@ -131,12 +154,16 @@ impl WebhookTask {
                 match self.deliver(&event_id, json.as_bytes()).await {
                     Ok(()) => {
                         failures = 0;
-                        self.stats.connected.store(true, std::sync::atomic::Ordering::Relaxed);
+                        self.stats
+                            .connected
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
                         self.stats.set_error(None);
                     }
                     Err(e) => {
                         count(&self.stats.failures);
-                        self.stats.connected.store(false, std::sync::atomic::Ordering::Relaxed);
+                        self.stats
+                            .connected
+                            .store(false, std::sync::atomic::Ordering::Relaxed);
                         let wait = backoff(failures, self.max_backoff);
                         failures = failures.saturating_add(1);
                         tracing::warn!(webhook = %self.id, url = %self.url_text, event_id, error = %e, retry_in_ms = wait.as_millis() as u64, "webhook delivery failed");
@@ -181,7 +208,12 @@ impl WebhookTask {
             headers.push((WEBHOOK_SIGNATURE_HEADER, signature(k, body)));
         }
         count(&self.stats.sent);
-        match tokio::time::timeout(self.timeout, post(&self.url, self.tls.as_ref(), &headers, body)).await {
+        match tokio::time::timeout(
+            self.timeout,
+            post(&self.url, self.tls.as_ref(), &headers, body),
+        )
+        .await
+        {
             Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
             Ok(Err(e)) => Err(e),
             Ok(Ok(code)) if (200..300).contains(&code) => Ok(()),
@@ -198,6 +230,9 @@ mod tests {
     fn signature_matches_rfc4231_case_2() {
         // RFC 4231 test case 2: key "Jefe".
         let s = signature(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(s, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(
+            s,
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

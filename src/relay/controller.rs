@@ -46,7 +46,13 @@ impl RelayLogSink {
 /// A bounded relay log channel.
 pub fn relay_log_channel(capacity: usize) -> (RelayLogSink, Receiver<RelayLogEntry>) {
     let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
-    (RelayLogSink { tx, dropped: Arc::new(AtomicU64::new(0)) }, rx)
+    (
+        RelayLogSink {
+            tx,
+            dropped: Arc::new(AtomicU64::new(0)),
+        },
+        rx,
+    )
 }
 
 /// A relay contact changed state.
@@ -78,7 +84,11 @@ impl Slot {
 }
 
 /// Drives the line inactive, retrying a few times: a line stuck active keeps the barrier open.
-fn release_line(relay: &str, st: &mut SlotState, changes: &tokio::sync::broadcast::Sender<RelayStateChange>) {
+fn release_line(
+    relay: &str,
+    st: &mut SlotState,
+    changes: &tokio::sync::broadcast::Sender<RelayStateChange>,
+) {
     let mut tries = 0;
     loop {
         match st.line.set_active(false) {
@@ -99,7 +109,11 @@ fn release_line(relay: &str, st: &mut SlotState, changes: &tokio::sync::broadcas
     st.release_at = None;
     if was_open {
         st.last_release = Some(Instant::now());
-        let _ = changes.send(RelayStateChange { relay: relay.to_string(), state: RelayState::Closed, at: jiff::Timestamp::now() });
+        let _ = changes.send(RelayStateChange {
+            relay: relay.to_string(),
+            state: RelayState::Closed,
+            at: jiff::Timestamp::now(),
+        });
     }
 }
 
@@ -114,7 +128,11 @@ pub struct RelayController {
 
 impl RelayController {
     /// Opens every configured line and drives it inactive before anything else happens.
-    pub fn new(relays: &[RelaySettings], lines: &dyn LineFactory, log: RelayLogSink) -> Result<RelayController, RelayError> {
+    pub fn new(
+        relays: &[RelaySettings],
+        lines: &dyn LineFactory,
+        log: RelayLogSink,
+    ) -> Result<RelayController, RelayError> {
         let mut opened: Vec<(RelaySettings, Box<dyn RelayLine>)> = Vec::new();
         for settings in relays {
             if opened.iter().any(|(s, _)| s.id == settings.id) {
@@ -136,7 +154,13 @@ impl RelayController {
         for (settings, line) in opened {
             let slot = Arc::new(Slot {
                 settings,
-                state: Mutex::new(SlotState { line, open: false, release_at: None, last_release: None, stopping: false }),
+                state: Mutex::new(SlotState {
+                    line,
+                    open: false,
+                    release_at: None,
+                    last_release: None,
+                    stopping: false,
+                }),
                 wake: Condvar::new(),
             });
             let worker_slot = slot.clone();
@@ -147,7 +171,11 @@ impl RelayController {
                 .spawn(move || release_timer(worker_slot, changes))
                 .map_err(|source| RelayError::Thread { relay, source })?;
             controller.slots.push(slot);
-            controller.workers.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
+            controller
+                .workers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(handle);
         }
         Ok(controller)
     }
@@ -190,7 +218,11 @@ impl RelayController {
         let Some(slot) = self.slot(&req.relay) else {
             return (PulseOutcome::UnknownRelay, req.duration_ms);
         };
-        let duration_ms = if req.duration_ms == 0 { slot.settings.pulse_ms } else { req.duration_ms };
+        let duration_ms = if req.duration_ms == 0 {
+            slot.settings.pulse_ms
+        } else {
+            req.duration_ms
+        };
         if duration_ms == 0 || duration_ms > slot.settings.max_pulse_ms {
             return (PulseOutcome::OutOfRange, duration_ms);
         }
@@ -203,7 +235,9 @@ impl RelayController {
         }
         let now = Instant::now();
         if let Some(last) = st.last_release {
-            if now.duration_since(last) < Duration::from_millis(u64::from(slot.settings.cooldown_ms)) {
+            if now.duration_since(last)
+                < Duration::from_millis(u64::from(slot.settings.cooldown_ms))
+            {
                 return (PulseOutcome::Cooldown, duration_ms);
             }
         }
@@ -216,7 +250,11 @@ impl RelayController {
         st.release_at = Some(now + Duration::from_millis(u64::from(duration_ms)));
         drop(st);
         slot.wake.notify_all();
-        let _ = self.changes.send(RelayStateChange { relay: req.relay.clone(), state: RelayState::Open, at: jiff::Timestamp::now() });
+        let _ = self.changes.send(RelayStateChange {
+            relay: req.relay.clone(),
+            state: RelayState::Open,
+            at: jiff::Timestamp::now(),
+        });
         (PulseOutcome::Pulsed, duration_ms)
     }
 
@@ -224,7 +262,16 @@ impl RelayController {
     pub fn status(&self) -> Vec<(String, RelayState)> {
         self.slots
             .iter()
-            .map(|s| (s.settings.id.clone(), if s.lock().open { RelayState::Open } else { RelayState::Closed }))
+            .map(|s| {
+                (
+                    s.settings.id.clone(),
+                    if s.lock().open {
+                        RelayState::Open
+                    } else {
+                        RelayState::Closed
+                    },
+                )
+            })
             .collect()
     }
 
@@ -309,7 +356,11 @@ fn release_timer(slot: Arc<Slot>, changes: tokio::sync::broadcast::Sender<RelayS
                 if now >= deadline {
                     release_line(&slot.settings.id, &mut st, &changes);
                 } else {
-                    st = slot.wake.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+                    st = slot
+                        .wake
+                        .wait_timeout(st, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
             }
         }
@@ -324,7 +375,10 @@ pub fn pulse_once(
     ms: Option<u32>,
     lines: &dyn LineFactory,
 ) -> Result<PulseOutcome, RelayError> {
-    let relay = settings.iter().find(|s| s.id == id).ok_or_else(|| RelayError::UnknownRelay(id.to_string()))?;
+    let relay = settings
+        .iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| RelayError::UnknownRelay(id.to_string()))?;
     let (log, _log_rx) = relay_log_channel(16);
     let controller = RelayController::new(std::slice::from_ref(relay), lines, log)?;
     let mut changes = controller.subscribe();
@@ -341,7 +395,9 @@ pub fn pulse_once(
             match changes.try_recv() {
                 Ok(c) if c.state == RelayState::Closed => break,
                 Ok(_) => {}
-                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(5)),
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
                 Err(_) => break,
             }
         }

@@ -34,7 +34,12 @@ pub struct HalLine<P> {
 
 impl<P> HalLine<P> {
     pub fn new(pin: P, relay: &str, active_low: bool, what: String) -> HalLine<P> {
-        HalLine { pin, relay: relay.to_string(), active_low, what }
+        HalLine {
+            pin,
+            relay: relay.to_string(),
+            active_low,
+            what,
+        }
     }
 }
 
@@ -44,7 +49,11 @@ where
 {
     fn set_active(&mut self, active: bool) -> Result<(), RelayError> {
         let high = active != self.active_low;
-        let result = if high { self.pin.set_high() } else { self.pin.set_low() };
+        let result = if high {
+            self.pin.set_high()
+        } else {
+            self.pin.set_low()
+        };
         result.map_err(|e| RelayError::Drive {
             relay: self.relay.clone(),
             level: if high { "high" } else { "low" },
@@ -86,23 +95,35 @@ impl GpioLine {
         let chip_path = settings.chip.as_deref().map(chip_path);
         let (chip, offset) = match (chip_path, settings.line, settings.line_name.as_deref()) {
             (Some(chip), Some(offset), _) => {
-                gpiocdev::chip::is_chip(&chip)
-                    .map_err(|source| RelayError::Chip { relay: relay.clone(), chip: chip.display().to_string(), source })?;
+                gpiocdev::chip::is_chip(&chip).map_err(|source| RelayError::Chip {
+                    relay: relay.clone(),
+                    chip: chip.display().to_string(),
+                    source,
+                })?;
                 (chip, offset)
             }
             (Some(chip), None, Some(name)) => {
-                let c = gpiocdev::Chip::from_path(&chip)
-                    .map_err(|source| RelayError::Chip { relay: relay.clone(), chip: chip.display().to_string(), source })?;
-                let info = c.find_line_info(name).ok_or_else(|| RelayError::LineNotFound {
+                let c = gpiocdev::Chip::from_path(&chip).map_err(|source| RelayError::Chip {
                     relay: relay.clone(),
-                    line: name.to_string(),
-                    chip: Some(chip.display().to_string()),
+                    chip: chip.display().to_string(),
+                    source,
                 })?;
+                let info = c
+                    .find_line_info(name)
+                    .ok_or_else(|| RelayError::LineNotFound {
+                        relay: relay.clone(),
+                        line: name.to_string(),
+                        chip: Some(chip.display().to_string()),
+                    })?;
                 (chip, info.offset)
             }
             (None, _, Some(name)) => {
-                let found = gpiocdev::find_named_line(name)
-                    .ok_or_else(|| RelayError::LineNotFound { relay: relay.clone(), line: name.to_string(), chip: None })?;
+                let found =
+                    gpiocdev::find_named_line(name).ok_or_else(|| RelayError::LineNotFound {
+                        relay: relay.clone(),
+                        line: name.to_string(),
+                        chip: None,
+                    })?;
                 (found.chip, found.info.offset)
             }
             _ => return Err(RelayError::MissingLine { relay }),
@@ -118,15 +139,32 @@ impl GpioLine {
             .with_line(offset)
             .as_output(initial)
             .request()
-            .map_err(|source| RelayError::Request { relay: relay.clone(), chip: chip.display().to_string(), offset, source })?;
-        let what = format!("{} line {offset}{}", chip.display(), if settings.active_low { " (active low)" } else { "" });
+            .map_err(|source| RelayError::Request {
+                relay: relay.clone(),
+                chip: chip.display().to_string(),
+                offset,
+                source,
+            })?;
+        let what = format!(
+            "{} line {offset}{}",
+            chip.display(),
+            if settings.active_low {
+                " (active low)"
+            } else {
+                ""
+            }
+        );
         Ok((GpioLine { request, offset }, what))
     }
 }
 
 /// `gpiochip0` → `/dev/gpiochip0`; paths are kept.
 fn chip_path(chip: &str) -> PathBuf {
-    if chip.contains('/') { PathBuf::from(chip) } else { Path::new("/dev").join(chip) }
+    if chip.contains('/') {
+        PathBuf::from(chip)
+    } else {
+        Path::new("/dev").join(chip)
+    }
 }
 
 impl ErrorType for GpioLine {
@@ -135,11 +173,15 @@ impl ErrorType for GpioLine {
 
 impl OutputPin for GpioLine {
     fn set_low(&mut self) -> Result<(), GpioPinError> {
-        self.request.set_value(self.offset, gpiocdev::line::Value::Inactive).map_err(GpioPinError)
+        self.request
+            .set_value(self.offset, gpiocdev::line::Value::Inactive)
+            .map_err(GpioPinError)
     }
 
     fn set_high(&mut self) -> Result<(), GpioPinError> {
-        self.request.set_value(self.offset, gpiocdev::line::Value::Active).map_err(GpioPinError)
+        self.request
+            .set_value(self.offset, gpiocdev::line::Value::Active)
+            .map_err(GpioPinError)
     }
 }
 
@@ -158,10 +200,15 @@ pub struct Transition {
 
 /// CLOCK_MONOTONIC now, in nanoseconds.
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into the timespec we own; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 /// A pin with no hardware: records each level change in memory and, when a file is given,
@@ -179,7 +226,11 @@ pub struct SimulatedLine {
 const TRANSITION_FILE_QUEUE: usize = 1024;
 
 impl SimulatedLine {
-    pub fn new(relay: &str, active_low: bool, file: Option<&Path>) -> Result<SimulatedLine, RelayError> {
+    pub fn new(
+        relay: &str,
+        active_low: bool,
+        file: Option<&Path>,
+    ) -> Result<SimulatedLine, RelayError> {
         Self::with_memory(relay, active_low, file, Arc::new(Mutex::new(Vec::new())))
     }
 
@@ -193,11 +244,19 @@ impl SimulatedLine {
         let (file_tx, file_thread) = match file {
             None => (None, None),
             Some(path) => {
-                let err = |source| RelayError::TransitionsFile { relay: relay.to_string(), path: path.to_path_buf(), source };
+                let err = |source| RelayError::TransitionsFile {
+                    relay: relay.to_string(),
+                    path: path.to_path_buf(),
+                    source,
+                };
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent).map_err(err)?;
                 }
-                let mut out = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(err)?;
+                let mut out = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(err)?;
                 let (tx, rx) = crossbeam_channel::bounded::<Transition>(TRANSITION_FILE_QUEUE);
                 let path_for_log = path.to_path_buf();
                 let handle = std::thread::Builder::new()
@@ -214,7 +273,14 @@ impl SimulatedLine {
                 (Some(tx), Some(handle))
             }
         };
-        Ok(SimulatedLine { relay: relay.to_string(), active_low, level: None, memory, file_tx, file_thread })
+        Ok(SimulatedLine {
+            relay: relay.to_string(),
+            active_low,
+            level: None,
+            memory,
+            file_tx,
+            file_thread,
+        })
     }
 
     /// Everything recorded so far.
@@ -280,11 +346,25 @@ impl LineFactory for SystemLines {
         match settings.driver {
             RelayDriver::Gpio => {
                 let (pin, what) = GpioLine::open(settings)?;
-                Ok(Box::new(HalLine::new(pin, &settings.id, settings.active_low, what)))
+                Ok(Box::new(HalLine::new(
+                    pin,
+                    &settings.id,
+                    settings.active_low,
+                    what,
+                )))
             }
             RelayDriver::Simulated => {
-                let pin = SimulatedLine::new(&settings.id, settings.active_low, settings.transitions_file.as_deref())?;
-                Ok(Box::new(HalLine::new(pin, &settings.id, settings.active_low, "simulated".into())))
+                let pin = SimulatedLine::new(
+                    &settings.id,
+                    settings.active_low,
+                    settings.transitions_file.as_deref(),
+                )?;
+                Ok(Box::new(HalLine::new(
+                    pin,
+                    &settings.id,
+                    settings.active_low,
+                    "simulated".into(),
+                )))
             }
         }
     }
@@ -315,21 +395,35 @@ impl LineFactory for SimulatedLines {
             settings.transitions_file.as_deref(),
             self.memory.clone(),
         )?;
-        Ok(Box::new(HalLine::new(pin, &settings.id, settings.active_low, "simulated".into())))
+        Ok(Box::new(HalLine::new(
+            pin,
+            &settings.id,
+            settings.active_low,
+            "simulated".into(),
+        )))
     }
 }
 
 /// Reads a transitions file written by simulated lines.
 pub fn read_transitions_file(path: &Path) -> Result<Vec<Transition>, RelayError> {
-    let file = std::fs::File::open(path).map_err(|source| RelayError::ReadTransitions { path: path.to_path_buf(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| RelayError::ReadTransitions {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| RelayError::ReadTransitions { path: path.to_path_buf(), source })?;
+        let line = line.map_err(|source| RelayError::ReadTransitions {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if line.trim().is_empty() {
             continue;
         }
-        let t = serde_json::from_str(&line)
-            .map_err(|source| RelayError::ParseTransition { path: path.to_path_buf(), line: i + 1, source })?;
+        let t = serde_json::from_str(&line).map_err(|source| RelayError::ParseTransition {
+            path: path.to_path_buf(),
+            line: i + 1,
+            source,
+        })?;
         out.push(t);
     }
     Ok(out)
@@ -344,7 +438,10 @@ pub fn pulses_of(transitions: &[Transition], relay: &str) -> Vec<(jiff::Timestam
         match (t.active, open) {
             (true, None) => open = Some(t),
             (false, Some(start)) => {
-                out.push((start.at, t.mono_ns.saturating_sub(start.mono_ns) as f64 / 1e6));
+                out.push((
+                    start.at,
+                    t.mono_ns.saturating_sub(start.mono_ns) as f64 / 1e6,
+                ));
                 open = None;
             }
             _ => {}

@@ -138,14 +138,25 @@ pub(super) fn from_ms(v: i64) -> jiff::Timestamp {
 
 /// Event ids become file names: keep them to a safe alphabet.
 fn check_event_id(id: &str) -> Result<(), StoreError> {
-    let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(StoreError::BadEventId(id.to_string())) }
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadEventId(id.to_string()))
+    }
 }
 
 /// Writes `bytes` to `path` so that after return the file is complete on disk: temp file,
 /// fsync, rename. The caller fsyncs the folder.
 fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let err = |source| StoreError::Media { path: path.to_path_buf(), source };
+    let err = |source| StoreError::Media {
+        path: path.to_path_buf(),
+        source,
+    };
     let tmp = path.with_extension("jpg.tmp");
     let mut f = std::fs::File::create(&tmp).map_err(err)?;
     f.write_all(bytes).map_err(err)?;
@@ -160,7 +171,10 @@ fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 fn fsync_dir(path: &Path) -> Result<(), StoreError> {
     std::fs::File::open(path)
         .and_then(|d| d.sync_all())
-        .map_err(|source| StoreError::Media { path: path.to_path_buf(), source })
+        .map_err(|source| StoreError::Media {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 impl Store {
@@ -180,43 +194,70 @@ impl Store {
             move |source| StoreError::Db { path, source }
         };
         let conn = Connection::open(&db_path).map_err(db_err(&db_path))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err(&db_path))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err(&db_path))?;
-        let mode: String =
-            conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).map_err(db_err(&db_path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db_err(&db_path))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err(&db_path))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(db_err(&db_path))?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(db = %db_path.display(), mode, "database is not in WAL mode");
         }
-        conn.pragma_update(None, "synchronous", "FULL").map_err(db_err(&db_path))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(db_err(&db_path))?;
-        let mut store = Store { conn, dir: data_dir.to_path_buf(), db_path, media_dir };
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err(&db_path))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(db_err(&db_path))?;
+        let mut store = Store {
+            conn,
+            dir: data_dir.to_path_buf(),
+            db_path,
+            media_dir,
+        };
         store.migrate()?;
         Ok(store)
     }
 
     pub(super) fn db_err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Db { path: self.db_path.clone(), source }
+        move |source| StoreError::Db {
+            path: self.db_path.clone(),
+            source,
+        }
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let db_path = self.db_path.clone();
-        let err = |source| StoreError::Db { path: db_path.clone(), source };
+        let err = |source| StoreError::Db {
+            path: db_path.clone(),
+            source,
+        };
         self.conn
             .execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
             .map_err(err)?;
         let current: i64 = self
             .conn
-            .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )
             .map_err(err)?;
         if current > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew { path: self.db_path.clone(), found: current, supported: SCHEMA_VERSION });
+            return Err(StoreError::SchemaTooNew {
+                path: self.db_path.clone(),
+                found: current,
+                supported: SCHEMA_VERSION,
+            });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = i as i64 + 1;
             let tx = self.conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;
-            tx.execute("INSERT INTO schema_version(version, applied_at) VALUES (?1, ?2)", params![version, ms(jiff::Timestamp::now())])
-                .map_err(err)?;
+            tx.execute(
+                "INSERT INTO schema_version(version, applied_at) VALUES (?1, ?2)",
+                params![version, ms(jiff::Timestamp::now())],
+            )
+            .map_err(err)?;
             tx.commit().map_err(err)?;
             tracing::info!(db = %self.db_path.display(), version, "database migrated");
         }
@@ -225,7 +266,13 @@ impl Store {
 
     /// Schema version of the open database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0)).map_err(self.db_err())
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.db_err())
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -250,13 +297,24 @@ impl Store {
         crop_jpeg: Option<&[u8]>,
         frame_jpeg: Option<&[u8]>,
     ) -> Result<Event, StoreError> {
-        let mut out = self.insert_events(&[NewEvent { event, crop_jpeg, frame_jpeg }], channels)?;
+        let mut out = self.insert_events(
+            &[NewEvent {
+                event,
+                crop_jpeg,
+                frame_jpeg,
+            }],
+            channels,
+        )?;
         Ok(out.remove(0))
     }
 
     /// Stores several events in one transaction (one fsync for all). All or nothing: on error no
     /// row is written and the batch's new media files are removed again.
-    pub fn insert_events(&mut self, batch: &[NewEvent<'_>], channels: &[&str]) -> Result<Vec<Event>, StoreError> {
+    pub fn insert_events(
+        &mut self,
+        batch: &[NewEvent<'_>],
+        channels: &[&str],
+    ) -> Result<Vec<Event>, StoreError> {
         let mut written: Vec<PathBuf> = Vec::new();
         let result = self.insert_events_inner(batch, channels, &mut written);
         if result.is_err() {
@@ -282,23 +340,36 @@ impl Store {
             // Before any file is written: a retry of a stored event must not overwrite its media.
             let exists: Option<i64> = self
                 .conn
-                .query_row("SELECT 1 FROM events WHERE event_id = ?1", [&ev.event_id], |r| r.get(0))
+                .query_row(
+                    "SELECT 1 FROM events WHERE event_id = ?1",
+                    [&ev.event_id],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(self.db_err())?;
             if exists.is_some() {
                 return Err(StoreError::DuplicateEvent(ev.event_id.clone()));
             }
             let mut ev = ev.clone();
-            let day = ev.captured_at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+            let day = ev
+                .captured_at
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .date()
+                .to_string();
             let mut media_bytes = 0i64;
             let mut paths: [Option<String>; 2] = [None, None];
-            for (slot, (kind, bytes)) in [("crop", item.crop_jpeg), ("frame", item.frame_jpeg)].into_iter().enumerate() {
+            for (slot, (kind, bytes)) in [("crop", item.crop_jpeg), ("frame", item.frame_jpeg)]
+                .into_iter()
+                .enumerate()
+            {
                 let Some(bytes) = bytes else { continue };
                 let day_dir = self.media_dir.join(&day);
                 if !dirs.contains(&day_dir) {
                     if !day_dir.is_dir() {
-                        std::fs::create_dir_all(&day_dir)
-                            .map_err(|source| StoreError::Media { path: day_dir.clone(), source })?;
+                        std::fs::create_dir_all(&day_dir).map_err(|source| StoreError::Media {
+                            path: day_dir.clone(),
+                            source,
+                        })?;
                         fsync_dir(&self.media_dir)?;
                     }
                     dirs.push(day_dir.clone());
@@ -312,8 +383,10 @@ impl Store {
             }
             ev.crop_url = paths[0].as_ref().map(|p| format!("/media/{p}"));
             ev.frame_url = paths[1].as_ref().map(|p| format!("/media/{p}"));
-            let json = serde_json::to_string(&ev)
-                .map_err(|source| StoreError::EventJson { event_id: ev.event_id.clone(), source })?;
+            let json = serde_json::to_string(&ev).map_err(|source| StoreError::EventJson {
+                event_id: ev.event_id.clone(),
+                source,
+            })?;
             let [crop, frame] = paths;
             rows.push((json, crop, frame, media_bytes));
             stored.push(ev);
@@ -322,7 +395,10 @@ impl Store {
             fsync_dir(d)?;
         }
         let db_path = self.db_path.clone();
-        let err = |source| StoreError::Db { path: db_path.clone(), source };
+        let err = |source| StoreError::Db {
+            path: db_path.clone(),
+            source,
+        };
         let now = ms(jiff::Timestamp::now());
         let tx = self.conn.transaction().map_err(err)?;
         {
@@ -332,8 +408,11 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(err)?;
-            let mut outbox =
-                tx.prepare_cached("INSERT INTO outbox(event_id, channel, created_at) VALUES (?1, ?2, ?3)").map_err(err)?;
+            let mut outbox = tx
+                .prepare_cached(
+                    "INSERT INTO outbox(event_id, channel, created_at) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
             for (ev, (json, crop, frame, media_bytes)) in stored.iter().zip(&rows) {
                 ins.execute(params![
                     ev.event_id,
@@ -357,7 +436,11 @@ impl Store {
     }
 
     /// Events waiting for `channel`, oldest first, with their outbox sequence number.
-    pub fn outbox_pending(&self, channel: &str, limit: u32) -> Result<Vec<(i64, Event)>, StoreError> {
+    pub fn outbox_pending(
+        &self,
+        channel: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -366,12 +449,21 @@ impl Store {
             )
             .map_err(self.db_err())?;
         let rows = stmt
-            .query_map(params![channel, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .query_map(params![channel, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
             .map_err(self.db_err())?;
         let mut out = Vec::new();
         for row in rows {
             let (seq, id, json) = row.map_err(self.db_err())?;
-            let ev = serde_json::from_str(&json).map_err(|source| StoreError::EventJson { event_id: id, source })?;
+            let ev = serde_json::from_str(&json).map_err(|source| StoreError::EventJson {
+                event_id: id,
+                source,
+            })?;
             out.push((seq, ev));
         }
         Ok(out)
@@ -380,7 +472,12 @@ impl Store {
     /// Outbox rows of `channel` with sequence above `after_seq`, oldest first, as
     /// `(seq, event_id, stored event JSON)`: a publisher with rows in flight asks only for the
     /// ones after them, and sends the stored JSON as is.
-    pub fn outbox_pending_raw(&self, channel: &str, after_seq: i64, limit: u32) -> Result<Vec<(i64, String, String)>, StoreError> {
+    pub fn outbox_pending_raw(
+        &self,
+        channel: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -389,7 +486,13 @@ impl Store {
             )
             .map_err(self.db_err())?;
         let rows = stmt
-            .query_map(params![channel, after_seq, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .query_map(params![channel, after_seq, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
             .map_err(self.db_err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.db_err())
     }
@@ -406,13 +509,22 @@ impl Store {
 
     /// Acknowledges several events on `channel` in one transaction (one fsync). Returns how
     /// many rows were pending.
-    pub fn outbox_ack_many(&mut self, channel: &str, event_ids: &[&str]) -> Result<usize, StoreError> {
+    pub fn outbox_ack_many(
+        &mut self,
+        channel: &str,
+        event_ids: &[&str],
+    ) -> Result<usize, StoreError> {
         let db_path = self.db_path.clone();
-        let err = |source| StoreError::Db { path: db_path.clone(), source };
+        let err = |source| StoreError::Db {
+            path: db_path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(err)?;
         let mut n = 0;
         {
-            let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE channel = ?1 AND event_id = ?2").map_err(err)?;
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM outbox WHERE channel = ?1 AND event_id = ?2")
+                .map_err(err)?;
             for id in event_ids {
                 n += stmt.execute(params![channel, id]).map_err(err)?;
             }
@@ -434,9 +546,13 @@ impl Store {
     pub fn outbox_stats(&self) -> Result<(u64, f64), StoreError> {
         let (depth, oldest): (i64, Option<i64>) = self
             .conn
-            .query_row("SELECT COUNT(*), MIN(created_at) FROM outbox", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT COUNT(*), MIN(created_at) FROM outbox", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .map_err(self.db_err())?;
-        let age = oldest.map(|o| ((ms(jiff::Timestamp::now()) - o).max(0)) as f64 / 1000.0).unwrap_or(0.0);
+        let age = oldest
+            .map(|o| ((ms(jiff::Timestamp::now()) - o).max(0)) as f64 / 1000.0)
+            .unwrap_or(0.0);
         Ok((depth.max(0) as u64, age))
     }
 
@@ -444,16 +560,28 @@ impl Store {
     pub fn event_by_id(&self, event_id: &str) -> Result<Option<Event>, StoreError> {
         let json: Option<String> = self
             .conn
-            .query_row("SELECT json FROM events WHERE event_id = ?1", [event_id], |r| r.get(0))
+            .query_row(
+                "SELECT json FROM events WHERE event_id = ?1",
+                [event_id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.db_err())?;
-        json.map(|j| serde_json::from_str(&j).map_err(|source| StoreError::EventJson { event_id: event_id.to_string(), source }))
-            .transpose()
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|source| StoreError::EventJson {
+                event_id: event_id.to_string(),
+                source,
+            })
+        })
+        .transpose()
     }
 
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).map_err(self.db_err())?;
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .map_err(self.db_err())?;
         Ok(n.max(0) as u64)
     }
 
@@ -468,7 +596,9 @@ impl Store {
             return None;
         }
         let file_name = rel.file_name()?.to_str()?;
-        let event_id = file_name.strip_suffix("-crop.jpg").or_else(|| file_name.strip_suffix("-frame.jpg"))?;
+        let event_id = file_name
+            .strip_suffix("-crop.jpg")
+            .or_else(|| file_name.strip_suffix("-frame.jpg"))?;
         let known: Option<i64> = self
             .conn
             .query_row(
@@ -490,10 +620,15 @@ impl Store {
         if entry.plate.trim().is_empty() {
             return Err(StoreError::BadAccessEntry("plate is empty".into()));
         }
-        let schedule = serde_json::to_string(&entry.schedule).map_err(|e| StoreError::BadAccessEntry(e.to_string()))?;
-        let relays = serde_json::to_string(&entry.relays).map_err(|e| StoreError::BadAccessEntry(e.to_string()))?;
+        let schedule = serde_json::to_string(&entry.schedule)
+            .map_err(|e| StoreError::BadAccessEntry(e.to_string()))?;
+        let relays = serde_json::to_string(&entry.relays)
+            .map_err(|e| StoreError::BadAccessEntry(e.to_string()))?;
         let db_path = self.db_path.clone();
-        let err = |source| StoreError::Db { path: db_path.clone(), source };
+        let err = |source| StoreError::Db {
+            path: db_path.clone(),
+            source,
+        };
         let now = ms(jiff::Timestamp::now());
         let tx = self.conn.transaction().map_err(err)?;
         let id = if entry.id != 0 {
@@ -539,7 +674,11 @@ impl Store {
             )
             .map_err(err)?
         };
-        tx.execute("UPDATE meta SET value = value + 1 WHERE key = 'access_version'", []).map_err(err)?;
+        tx.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'access_version'",
+            [],
+        )
+        .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(id)
     }
@@ -547,7 +686,10 @@ impl Store {
     /// Deletes an entry by id or plate. Returns whether one existed; bumps `access_version` if so.
     pub fn access_delete(&mut self, key: &AccessKey) -> Result<bool, StoreError> {
         let db_path = self.db_path.clone();
-        let err = |source| StoreError::Db { path: db_path.clone(), source };
+        let err = |source| StoreError::Db {
+            path: db_path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(err)?;
         let n = match key {
             AccessKey::Id(id) => tx.execute("DELETE FROM access_list WHERE id = ?1", [id]),
@@ -555,7 +697,11 @@ impl Store {
         }
         .map_err(err)?;
         if n > 0 {
-            tx.execute("UPDATE meta SET value = value + 1 WHERE key = 'access_version'", []).map_err(err)?;
+            tx.execute(
+                "UPDATE meta SET value = value + 1 WHERE key = 'access_version'",
+                [],
+            )
+            .map_err(err)?;
         }
         tx.commit().map_err(err)?;
         Ok(n > 0)
@@ -583,11 +729,16 @@ impl Store {
             .map_err(self.db_err())?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, plate, list, label, from, until, schedule, relays) = row.map_err(self.db_err())?;
+            let (id, plate, list, label, from, until, schedule, relays) =
+                row.map_err(self.db_err())?;
             out.push(AccessEntry {
                 id,
                 plate,
-                list: if list == "deny" { ListKind::Deny } else { ListKind::Allow },
+                list: if list == "deny" {
+                    ListKind::Deny
+                } else {
+                    ListKind::Allow
+                },
                 label,
                 valid_from: from.map(from_ms),
                 valid_until: until.map(from_ms),
@@ -603,7 +754,11 @@ impl Store {
     pub fn access_version(&self) -> Result<u64, StoreError> {
         let v: i64 = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'access_version'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'access_version'",
+                [],
+                |r| r.get(0),
+            )
             .map_err(self.db_err())?;
         Ok(v.max(0) as u64)
     }
@@ -615,7 +770,10 @@ impl Store {
     /// Several relay log entries in one transaction.
     pub fn relay_log_insert_many(&mut self, entries: &[RelayLogEntry]) -> Result<(), StoreError> {
         let db_path = self.db_path.clone();
-        let err = |source| StoreError::Db { path: db_path.clone(), source };
+        let err = |source| StoreError::Db {
+            path: db_path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut stmt = tx
@@ -624,8 +782,20 @@ impl Store {
                 )
                 .map_err(err)?;
             for e in entries {
-                let outcome = serde_json::to_value(e.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                stmt.execute(params![e.relay, ms(e.at), e.duration_ms, e.reason, e.plate, e.event_id, outcome]).map_err(err)?;
+                let outcome = serde_json::to_value(e.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                stmt.execute(params![
+                    e.relay,
+                    ms(e.at),
+                    e.duration_ms,
+                    e.reason,
+                    e.plate,
+                    e.event_id,
+                    outcome
+                ])
+                .map_err(err)?;
             }
         }
         tx.commit().map_err(err)
@@ -647,7 +817,8 @@ impl Store {
                     reason: r.get(3)?,
                     plate: r.get(4)?,
                     event_id: r.get(5)?,
-                    outcome: serde_json::from_value(serde_json::Value::String(outcome)).unwrap_or(PulseOutcome::Failed),
+                    outcome: serde_json::from_value(serde_json::Value::String(outcome))
+                        .unwrap_or(PulseOutcome::Failed),
                 })
             })
             .map_err(self.db_err())?;

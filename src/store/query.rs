@@ -34,7 +34,10 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Page { limit: 50, before: None }
+        Page {
+            limit: 50,
+            before: None,
+        }
     }
 }
 
@@ -48,7 +51,10 @@ pub struct DayStats {
 }
 
 fn normalise_plate(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 /// Upper bound of the half-open range of strings starting with `prefix` (ASCII alphanumeric).
@@ -61,15 +67,29 @@ fn prefix_end(prefix: &str) -> String {
 }
 
 impl Store {
-    fn filter_sql(&self, filter: &EventFilter, page: Option<&Page>) -> Result<(String, Vec<Value>), StoreError> {
+    fn filter_sql(
+        &self,
+        filter: &EventFilter,
+        page: Option<&Page>,
+    ) -> Result<(String, Vec<Value>), StoreError> {
         let mut sql = String::from("SELECT json FROM events WHERE 1=1");
         let mut args: Vec<Value> = Vec::new();
-        if let Some(p) = filter.plate_prefix.as_deref().map(normalise_plate).filter(|p| !p.is_empty()) {
+        if let Some(p) = filter
+            .plate_prefix
+            .as_deref()
+            .map(normalise_plate)
+            .filter(|p| !p.is_empty())
+        {
             sql.push_str(" AND plate >= ? AND plate < ?");
             args.push(Value::Text(p.clone()));
             args.push(Value::Text(prefix_end(&p)));
         }
-        if let Some(p) = filter.plate_contains.as_deref().map(normalise_plate).filter(|p| !p.is_empty()) {
+        if let Some(p) = filter
+            .plate_contains
+            .as_deref()
+            .map(normalise_plate)
+            .filter(|p| !p.is_empty())
+        {
             // A substring cannot use the index as a search, but scanning the narrow plate index
             // reads a fraction of the pages a scan of the rows (with their JSON) would.
             sql.push_str(" AND seq IN (SELECT seq FROM events INDEXED BY events_plate WHERE instr(plate, ?) > 0)");
@@ -95,7 +115,11 @@ impl Store {
             if let Some(before) = &page.before {
                 let cursor: Option<(i64, i64)> = self
                     .conn
-                    .query_row("SELECT captured_at, seq FROM events WHERE event_id = ?1", [before], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(
+                        "SELECT captured_at, seq FROM events WHERE event_id = ?1",
+                        [before],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
                     .optional()
                     .map_err(self.db_err())?;
                 let (at, seq) = cursor.ok_or_else(|| StoreError::UnknownCursor(before.clone()))?;
@@ -109,25 +133,43 @@ impl Store {
     }
 
     /// Events matching `filter`, newest first, one page.
-    pub fn events_query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<Event>, StoreError> {
+    pub fn events_query(
+        &self,
+        filter: &EventFilter,
+        page: &Page,
+    ) -> Result<Vec<Event>, StoreError> {
         let (sql, args) = self.filter_sql(filter, Some(page))?;
         let mut stmt = self.conn.prepare(&sql).map_err(self.db_err())?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0)).map_err(self.db_err())?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
+            .map_err(self.db_err())?;
         let mut out = Vec::new();
         for row in rows {
             let json = row.map_err(self.db_err())?;
-            let ev: Event = serde_json::from_str(&json)
-                .map_err(|source| StoreError::EventJson { event_id: "(from query)".into(), source })?;
+            let ev: Event =
+                serde_json::from_str(&json).map_err(|source| StoreError::EventJson {
+                    event_id: "(from query)".into(),
+                    source,
+                })?;
             out.push(ev);
         }
         Ok(out)
     }
 
     /// SQLite's plan for `events_query` (for tests and benchmarks: is an index used?).
-    pub fn events_query_plan(&self, filter: &EventFilter, page: &Page) -> Result<String, StoreError> {
+    pub fn events_query_plan(
+        &self,
+        filter: &EventFilter,
+        page: &Page,
+    ) -> Result<String, StoreError> {
         let (sql, args) = self.filter_sql(filter, Some(page))?;
-        let mut stmt = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).map_err(self.db_err())?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3)).map_err(self.db_err())?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .map_err(self.db_err())?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .map_err(self.db_err())?;
         let lines: Result<Vec<String>, _> = rows.collect();
         Ok(lines.map_err(self.db_err())?.join("\n"))
     }
@@ -135,7 +177,11 @@ impl Store {
     /// Counts of decisions per UTC day for events captured in `[from, to)`, oldest day first.
     /// Days without events are left out. Whole days come from `day_counts` (kept by triggers);
     /// only the partial first and last day are counted from the (decision, time) index.
-    pub fn day_stats(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<Vec<DayStats>, StoreError> {
+    pub fn day_stats(
+        &self,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<DayStats>, StoreError> {
         const DAY: i64 = 86_400_000;
         let (from, to) = (ms(from), ms(to));
         let mut days: std::collections::BTreeMap<i64, DayStats> = std::collections::BTreeMap::new();
@@ -166,7 +212,13 @@ impl Store {
                 .prepare_cached("SELECT day, decision, n FROM day_counts WHERE day >= ?1 AND day < ?2 AND n > 0")
                 .map_err(self.db_err())?;
             let rows = stmt
-                .query_map(rusqlite::params![first_whole, end_whole], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+                .query_map(rusqlite::params![first_whole, end_whole], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
                 .map_err(self.db_err())?;
             for row in rows {
                 let (day, decision, n) = row.map_err(self.db_err())?;
@@ -191,7 +243,9 @@ impl Store {
         for (a, b) in partial {
             for action in [Action::Open, Action::Deny, Action::Ignore] {
                 let rows = stmt
-                    .query_map(rusqlite::params![action_str(action), a, b], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                    .query_map(rusqlite::params![action_str(action), a, b], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    })
                     .map_err(self.db_err())?;
                 for row in rows {
                     let (day, n) = row.map_err(self.db_err())?;
@@ -199,7 +253,10 @@ impl Store {
                 }
             }
         }
-        Ok(days.into_values().filter(|d| d.open + d.deny + d.ignore > 0).collect())
+        Ok(days
+            .into_values()
+            .filter(|d| d.open + d.deny + d.ignore > 0)
+            .collect())
     }
 
     /// Every event as CSV (header line first), oldest first.
@@ -209,12 +266,17 @@ impl Store {
             "event_id,captured_at,site,camera,plate,confidence,format,decision,reason,matched_plate,matched_label,distance,relay,pulse_ms,relay_outcome,reads,crop_url,frame_url"
         )
         .map_err(StoreError::Export)?;
-        let mut stmt = self.conn.prepare("SELECT json FROM events ORDER BY captured_at, seq").map_err(self.db_err())?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT json FROM events ORDER BY captured_at, seq")
+            .map_err(self.db_err())?;
         let mut rows = stmt.query([]).map_err(self.db_err())?;
         let mut n = 0u64;
         while let Some(row) = rows.next().map_err(self.db_err())? {
             let json: String = row.get(0).map_err(self.db_err())?;
-            let Ok(ev) = serde_json::from_str::<Event>(&json) else { continue };
+            let Ok(ev) = serde_json::from_str::<Event>(&json) else {
+                continue;
+            };
             let action = action_str(ev.decision.action);
             let matched = ev.decision.matched_entry.as_ref();
             let relay_outcome = ev
@@ -235,9 +297,15 @@ impl Store {
                 ev.decision.reason.clone(),
                 matched.map(|m| m.plate.clone()).unwrap_or_default(),
                 matched.map(|m| m.label.clone()).unwrap_or_default(),
-                ev.decision.distance.map(|d| format!("{d}")).unwrap_or_default(),
+                ev.decision
+                    .distance
+                    .map(|d| format!("{d}"))
+                    .unwrap_or_default(),
                 ev.relay.as_ref().map(|r| r.id.clone()).unwrap_or_default(),
-                ev.relay.as_ref().map(|r| r.pulse_ms.to_string()).unwrap_or_default(),
+                ev.relay
+                    .as_ref()
+                    .map(|r| r.pulse_ms.to_string())
+                    .unwrap_or_default(),
                 relay_outcome,
                 ev.reads.to_string(),
                 ev.crop_url.clone().unwrap_or_default(),

@@ -62,12 +62,23 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(self.db_err())?;
-        let media: i64 =
-            self.conn.query_row("SELECT COALESCE(SUM(media_bytes), 0) FROM events", [], |r| r.get(0)).map_err(self.db_err())?;
+        let media: i64 = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(media_bytes), 0) FROM events",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.db_err())?;
         Ok(((pages - free).max(0) * size).max(0) as u64 + media.max(0) as u64)
     }
 
-    fn victims(&self, where_sql: &str, args: &[i64], limit: usize) -> Result<Vec<Victim>, StoreError> {
+    fn victims(
+        &self,
+        where_sql: &str,
+        args: &[i64],
+        limit: usize,
+    ) -> Result<Vec<Victim>, StoreError> {
         let sql = format!(
             "SELECT seq, event_id, crop_path, frame_path, media_bytes, length(json) + 200,
                     EXISTS(SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)
@@ -91,13 +102,24 @@ impl Store {
     }
 
     /// Deletes rows (events + outbox) in one transaction, then their files.
-    fn delete_victims(&mut self, victims: &[Victim], report: &mut RetentionReport) -> Result<(), StoreError> {
+    fn delete_victims(
+        &mut self,
+        victims: &[Victim],
+        report: &mut RetentionReport,
+    ) -> Result<(), StoreError> {
         let db_path = self.db_path.clone();
-        let err = |source| StoreError::Db { path: db_path.clone(), source };
+        let err = |source| StoreError::Db {
+            path: db_path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(err)?;
         {
-            let mut del_outbox = tx.prepare_cached("DELETE FROM outbox WHERE event_id = ?1").map_err(err)?;
-            let mut del_event = tx.prepare_cached("DELETE FROM events WHERE seq = ?1").map_err(err)?;
+            let mut del_outbox = tx
+                .prepare_cached("DELETE FROM outbox WHERE event_id = ?1")
+                .map_err(err)?;
+            let mut del_event = tx
+                .prepare_cached("DELETE FROM events WHERE seq = ?1")
+                .map_err(err)?;
             for v in victims {
                 del_outbox.execute(params![v.event_id]).map_err(err)?;
                 del_event.execute(params![v.seq]).map_err(err)?;
@@ -127,10 +149,14 @@ impl Store {
 
     /// Deletes by age (`retention_days`), then oldest-first while over `max_disk_mb` or under
     /// `min_free_mb` free. Delivered events go before undelivered ones.
-    pub fn run_retention(&mut self, settings: &StorageSettings) -> Result<RetentionReport, StoreError> {
+    pub fn run_retention(
+        &mut self,
+        settings: &StorageSettings,
+    ) -> Result<RetentionReport, StoreError> {
         let mut report = RetentionReport::default();
         if settings.retention_days > 0 {
-            let cutoff = ms(jiff::Timestamp::now()) - i64::from(settings.retention_days) * 86_400_000;
+            let cutoff =
+                ms(jiff::Timestamp::now()) - i64::from(settings.retention_days) * 86_400_000;
             for delivered_first in [true, false] {
                 let filter = if delivered_first {
                     "captured_at < ?1 AND NOT EXISTS(SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)"
@@ -150,10 +176,15 @@ impl Store {
         // Quota: bounded number of rounds so a file system that never frees up cannot spin.
         for _ in 0..10_000 {
             let used = self.disk_usage_bytes()?;
-            let over_quota =
-                if settings.max_disk_mb > 0 { used.saturating_sub(settings.max_disk_mb.saturating_mul(MIB)) } else { 0 };
+            let over_quota = if settings.max_disk_mb > 0 {
+                used.saturating_sub(settings.max_disk_mb.saturating_mul(MIB))
+            } else {
+                0
+            };
             let short_of_free = if settings.min_free_mb > 0 {
-                free_bytes(&self.dir).map(|f| settings.min_free_mb.saturating_mul(MIB).saturating_sub(f)).unwrap_or(0)
+                free_bytes(&self.dir)
+                    .map(|f| settings.min_free_mb.saturating_mul(MIB).saturating_sub(f))
+                    .unwrap_or(0)
             } else {
                 0
             };
@@ -165,7 +196,9 @@ impl Store {
             let media_only = over_quota == 0;
             let base = if media_only { "media_bytes > 0" } else { "1=1" };
             let mut candidates = self.victims(
-                &format!("{base} AND NOT EXISTS(SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)"),
+                &format!(
+                    "{base} AND NOT EXISTS(SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)"
+                ),
                 &[],
                 CHUNK,
             )?;
@@ -211,8 +244,16 @@ impl Store {
             if !day_path.is_dir() {
                 continue;
             }
-            let Some(day_name) = day_path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
-            let Ok(files) = std::fs::read_dir(&day_path) else { continue };
+            let Some(day_name) = day_path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let Ok(files) = std::fs::read_dir(&day_path) else {
+                continue;
+            };
             for file in files.flatten() {
                 let path = file.path();
                 let old_enough = file
@@ -224,9 +265,17 @@ impl Store {
                 if !old_enough {
                     continue;
                 }
-                let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+                let Some(name) = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_string)
+                else {
+                    continue;
+                };
                 let rel = format!("{day_name}/{name}");
-                let event_id = name.strip_suffix("-crop.jpg").or_else(|| name.strip_suffix("-frame.jpg"));
+                let event_id = name
+                    .strip_suffix("-crop.jpg")
+                    .or_else(|| name.strip_suffix("-frame.jpg"));
                 let referenced = match event_id {
                     Some(id) => self
                         .conn
@@ -246,7 +295,9 @@ impl Store {
                             removed += 1;
                             tracing::info!(file = %path.display(), "removed media file of no stored event");
                         }
-                        Err(e) => tracing::warn!(file = %path.display(), error = %e, "removing orphan media file"),
+                        Err(e) => {
+                            tracing::warn!(file = %path.display(), error = %e, "removing orphan media file")
+                        }
                     }
                 }
             }

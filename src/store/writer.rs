@@ -115,8 +115,16 @@ pub struct StoreSender {
 impl StoreSender {
     /// Queues an event (with the frame and box for its crop, and the frame to keep). When the
     /// queue is full or the writer has stopped, the event is shed, counted and given back.
-    pub fn try_submit(&self, event: Event, crop: Option<(Frame, BBox)>, frame: Option<Frame>) -> Result<(), Event> {
-        self.shared.counters.submitted.fetch_add(1, Ordering::Relaxed);
+    pub fn try_submit(
+        &self,
+        event: Event,
+        crop: Option<(Frame, BBox)>,
+        frame: Option<Frame>,
+    ) -> Result<(), Event> {
+        self.shared
+            .counters
+            .submitted
+            .fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(Job { event, crop, frame }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
@@ -160,7 +168,12 @@ pub struct StoreWriter {
 
 impl StoreWriter {
     /// Starts the writer thread; it owns `store` until `shutdown`.
-    pub fn spawn(store: Store, opts: WriterOptions, shutdown: Shutdown, relay_log: Receiver<RelayLogEntry>) -> StoreWriter {
+    pub fn spawn(
+        store: Store,
+        opts: WriterOptions,
+        shutdown: Shutdown,
+        relay_log: Receiver<RelayLogEntry>,
+    ) -> StoreWriter {
         let (tx, rx) = crossbeam_channel::bounded(opts.queue_capacity.max(1));
         let shared = Arc::new(Shared {
             counters: Counters::default(),
@@ -169,7 +182,12 @@ impl StoreWriter {
         });
         let (stored_tx, _) = tokio::sync::broadcast::channel(256);
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
-        let worker = Worker { store, opts, shared: shared.clone(), stored_tx: stored_tx.clone() };
+        let worker = Worker {
+            store,
+            opts,
+            shared: shared.clone(),
+            stored_tx: stored_tx.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || worker.run(rx, relay_log, stop_rx, shutdown));
@@ -181,7 +199,12 @@ impl StoreWriter {
                 None
             }
         };
-        StoreWriter { sender: StoreSender { tx, shared }, stored_tx, stop_tx: Some(stop_tx), thread }
+        StoreWriter {
+            sender: StoreSender { tx, shared },
+            stored_tx,
+            stop_tx: Some(stop_tx),
+            thread,
+        }
     }
 
     pub fn sender(&self) -> StoreSender {
@@ -228,7 +251,13 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, jobs: Receiver<Job>, relay_log: Receiver<RelayLogEntry>, stop: Receiver<()>, shutdown: Shutdown) {
+    fn run(
+        mut self,
+        jobs: Receiver<Job>,
+        relay_log: Receiver<RelayLogEntry>,
+        stop: Receiver<()>,
+        shutdown: Shutdown,
+    ) {
         let mut relay_log_open = true;
         let never = crossbeam_channel::never::<RelayLogEntry>();
         let tick = crossbeam_channel::tick(Duration::from_millis(200));
@@ -291,10 +320,15 @@ impl Worker {
     }
 
     fn retention(&mut self) {
-        let Some(settings) = self.opts.retention.clone() else { return };
+        let Some(settings) = self.opts.retention.clone() else {
+            return;
+        };
         match self.store.run_retention(&settings) {
             Ok(report) => {
-                self.shared.counters.retention_runs.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .retention_runs
+                    .fetch_add(1, Ordering::Relaxed);
                 if report.deleted_by_age + report.deleted_by_quota > 0 {
                     tracing::info!(?report, "retention");
                 }
@@ -308,11 +342,17 @@ impl Worker {
 
     fn encode(&self, rgb: &[u8], w: u32, h: u32, what: &str, event_id: &str) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, self.opts.jpeg_quality.clamp(1, 100));
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut out,
+            self.opts.jpeg_quality.clamp(1, 100),
+        );
         match enc.encode(rgb, w, h, image::ExtendedColorType::Rgb8) {
             Ok(()) => Some(out),
             Err(e) => {
-                self.shared.counters.image_errors.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .image_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(event_id, what, error = %e, "encoding JPEG failed");
                 None
             }
@@ -330,7 +370,9 @@ impl Worker {
             None
         };
         let frame = if self.opts.save_frames {
-            job.frame.as_ref().and_then(|f| self.encode(&f.to_rgb(), f.width, f.height, "frame", id))
+            job.frame
+                .as_ref()
+                .and_then(|f| self.encode(&f.to_rgb(), f.width, f.height, "frame", id))
         } else {
             None
         };
@@ -338,13 +380,18 @@ impl Worker {
     }
 
     fn store_batch(&mut self, batch: Vec<Job>) {
-        let images: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = batch.iter().map(|j| self.images(j)).collect();
+        let images: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> =
+            batch.iter().map(|j| self.images(j)).collect();
         let channel_names = self.opts.channels.clone();
         let channels: Vec<&str> = channel_names.iter().map(String::as_str).collect();
         let items: Vec<NewEvent<'_>> = batch
             .iter()
             .zip(&images)
-            .map(|(j, (c, f))| NewEvent { event: &j.event, crop_jpeg: c.as_deref(), frame_jpeg: f.as_deref() })
+            .map(|(j, (c, f))| NewEvent {
+                event: &j.event,
+                crop_jpeg: c.as_deref(),
+                frame_jpeg: f.as_deref(),
+            })
             .collect();
         match self.store.insert_events(&items, &channels) {
             Ok(stored) => self.announce(stored),
@@ -352,7 +399,10 @@ impl Worker {
             Err(e) => {
                 tracing::warn!(error = %e, n = items.len(), "storing a batch failed; storing its events one by one");
                 for item in &items {
-                    match self.store.insert_events(std::slice::from_ref(item), &channels) {
+                    match self
+                        .store
+                        .insert_events(std::slice::from_ref(item), &channels)
+                    {
                         Ok(stored) => self.announce(stored),
                         Err(e) => self.store_single_without_images(item, &channels, e),
                     }
@@ -363,23 +413,41 @@ impl Worker {
 
     /// A failed event whose images could not be written (disk full, I/O error) is still worth
     /// storing without them.
-    fn store_single_without_images(&mut self, item: &NewEvent<'_>, channels: &[&str], first: StoreError) {
+    fn store_single_without_images(
+        &mut self,
+        item: &NewEvent<'_>,
+        channels: &[&str],
+        first: StoreError,
+    ) {
         let had_images = item.crop_jpeg.is_some() || item.frame_jpeg.is_some();
         if had_images && matches!(first, StoreError::Media { .. }) {
-            self.shared.counters.image_errors.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .counters
+                .image_errors
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(event_id = %item.event.event_id, error = %first, "storing event without images");
-            let bare = NewEvent { event: item.event, crop_jpeg: None, frame_jpeg: None };
+            let bare = NewEvent {
+                event: item.event,
+                crop_jpeg: None,
+                frame_jpeg: None,
+            };
             match self.store.insert_events(&[bare], channels) {
                 Ok(stored) => self.announce(stored),
-                Err(e) => self.shared.error(format!("event {}: {e}", item.event.event_id)),
+                Err(e) => self
+                    .shared
+                    .error(format!("event {}: {e}", item.event.event_id)),
             }
         } else {
-            self.shared.error(format!("event {}: {first}", item.event.event_id));
+            self.shared
+                .error(format!("event {}: {first}", item.event.event_id));
         }
     }
 
     fn announce(&self, stored: Vec<Event>) {
-        self.shared.counters.stored.fetch_add(stored.len() as u64, Ordering::Relaxed);
+        self.shared
+            .counters
+            .stored
+            .fetch_add(stored.len() as u64, Ordering::Relaxed);
         for ev in stored {
             // Logged only after commit: "stored" means it survives a crash from here on.
             tracing::info!(event_id = %ev.event_id, plate = %ev.plate, "event stored");
@@ -390,7 +458,10 @@ impl Worker {
     fn store_relay_log(&mut self, entries: &[RelayLogEntry]) {
         match self.store.relay_log_insert_many(entries) {
             Ok(()) => {
-                self.shared.counters.relay_log_stored.fetch_add(entries.len() as u64, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .relay_log_stored
+                    .fetch_add(entries.len() as u64, Ordering::Relaxed);
             }
             Err(e) => self.shared.error(format!("relay log: {e}")),
         }

@@ -11,11 +11,14 @@ use std::ops::RangeInclusive;
 
 /// Characters the reader mixes up, as (digit, letter) pairs. Used to fix reads towards a format
 /// and, in the access policy, to make such substitutions cheap.
-pub const OCR_CONFUSIONS: [(char, char); 5] = [('0', 'O'), ('1', 'I'), ('8', 'B'), ('5', 'S'), ('2', 'Z')];
+pub const OCR_CONFUSIONS: [(char, char); 5] =
+    [('0', 'O'), ('1', 'I'), ('8', 'B'), ('5', 'S'), ('2', 'Z')];
 
 /// Whether `a` and `b` are an OCR confusion pair (in either order).
 pub fn is_confusion(a: char, b: char) -> bool {
-    OCR_CONFUSIONS.iter().any(|&(d, l)| (a == d && b == l) || (a == l && b == d))
+    OCR_CONFUSIONS
+        .iter()
+        .any(|&(d, l)| (a == d && b == l) || (a == l && b == d))
 }
 
 /// The other half of a confusion pair, if `c` has one.
@@ -42,7 +45,11 @@ pub enum FormatError {
     #[error("formats.presets[{index}]: unknown preset '{name}'; expected us, eu, br, br-old or br-mercosul")]
     UnknownPreset { index: usize, name: String },
     #[error("formats.custom[{index}].regex: invalid regular expression '{regex}': {message}")]
-    BadRegex { index: usize, regex: String, message: String },
+    BadRegex {
+        index: usize,
+        regex: String,
+        message: String,
+    },
     #[error("formats.custom[{index}].name: must not be empty")]
     EmptyName { index: usize },
 }
@@ -77,14 +84,24 @@ struct PlateFormat {
 }
 
 impl PlateFormat {
-    fn preset(name: &str, regex: &str, len: RangeInclusive<usize>, needs_digit: bool, shape: Option<&str>) -> PlateFormat {
+    fn preset(
+        name: &str,
+        regex: &str,
+        len: RangeInclusive<usize>,
+        needs_digit: bool,
+        shape: Option<&str>,
+    ) -> PlateFormat {
         PlateFormat {
             name: name.to_string(),
             // Preset patterns are constants checked by the tests.
             regex: Regex::new(regex).expect("preset plate regex"),
             len,
             needs_digit,
-            shape: shape.map(|s| s.chars().map(|c| if c == 'L' { Slot::Letter } else { Slot::Digit }).collect()),
+            shape: shape.map(|s| {
+                s.chars()
+                    .map(|c| if c == 'L' { Slot::Letter } else { Slot::Digit })
+                    .collect()
+            }),
         }
     }
 
@@ -134,11 +151,23 @@ fn eu() -> PlateFormat {
 }
 
 fn br_old() -> PlateFormat {
-    PlateFormat::preset("br-old", r"^[A-Z]{3}[0-9]{4}$", 7..=7, true, Some("LLLDDDD"))
+    PlateFormat::preset(
+        "br-old",
+        r"^[A-Z]{3}[0-9]{4}$",
+        7..=7,
+        true,
+        Some("LLLDDDD"),
+    )
 }
 
 fn br_mercosul() -> PlateFormat {
-    PlateFormat::preset("br-mercosul", r"^[A-Z]{3}[0-9][A-Z][0-9]{2}$", 7..=7, true, Some("LLLDLDD"))
+    PlateFormat::preset(
+        "br-mercosul",
+        r"^[A-Z]{3}[0-9][A-Z][0-9]{2}$",
+        7..=7,
+        true,
+        Some("LLLDLDD"),
+    )
 }
 
 /// Presets from the most specific to the most generic.
@@ -171,10 +200,12 @@ impl PlateFormats {
             if custom.name.trim().is_empty() {
                 return Err(FormatError::EmptyName { index });
             }
-            let regex = Regex::new(&format!("^(?:{})$", custom.regex)).map_err(|e| FormatError::BadRegex {
-                index,
-                regex: custom.regex.clone(),
-                message: e.to_string(),
+            let regex = Regex::new(&format!("^(?:{})$", custom.regex)).map_err(|e| {
+                FormatError::BadRegex {
+                    index,
+                    regex: custom.regex.clone(),
+                    message: e.to_string(),
+                }
             })?;
             formats.push(PlateFormat {
                 name: custom.name.clone(),
@@ -199,7 +230,12 @@ impl PlateFormats {
                 }
                 "br-old" => add(br_old()),
                 "br-mercosul" => add(br_mercosul()),
-                _ => return Err(FormatError::UnknownPreset { index, name: name.clone() }),
+                _ => {
+                    return Err(FormatError::UnknownPreset {
+                        index,
+                        name: name.clone(),
+                    })
+                }
             }
         }
         let customs = settings.custom.len();
@@ -219,13 +255,21 @@ impl PlateFormats {
 
     /// Name of the first format that `text` (normalised A-Z 0-9) fits as it is.
     pub fn classify(&self, text: &str) -> Option<String> {
-        self.formats.iter().find(|f| f.fits(text)).map(|f| f.name.clone())
+        self.formats
+            .iter()
+            .find(|f| f.fits(text))
+            .map(|f| f.name.clone())
     }
 
     /// Makes a read fit a format: the text as it is, else the fewest OCR-confusion swaps
     /// (0/O, 1/I, 8/B, 5/S, 2/Z) preferring the least confident characters, else a candidate
     /// reading that fits as it is, else a candidate with swaps. Returns (text, format name).
-    pub fn fit(&self, text: &str, char_confidences: &[f32], candidates: &[Candidate]) -> Option<(String, String)> {
+    pub fn fit(
+        &self,
+        text: &str,
+        char_confidences: &[f32],
+        candidates: &[Candidate],
+    ) -> Option<(String, String)> {
         if let Some(name) = self.classify(text) {
             return Some((text.to_string(), name));
         }
@@ -255,12 +299,19 @@ impl PlateFormats {
             }
         };
         // Positions that could be swapped, for formats without a shape.
-        let swappable: Vec<usize> = (0..chars.len()).filter(|&i| confusion_partner(chars[i]).is_some()).collect();
+        let swappable: Vec<usize> = (0..chars.len())
+            .filter(|&i| confusion_partner(chars[i]).is_some())
+            .collect();
         for (index, format) in self.formats.iter().enumerate() {
             if format.shape.is_some() {
                 if let Some((fixed, changed)) = format.shape_fix(&chars) {
                     let changed_confidence = changed.iter().map(|&i| conf(i)).sum();
-                    consider(Fit { text: fixed, format: index, changes: changed.len(), changed_confidence });
+                    consider(Fit {
+                        text: fixed,
+                        format: index,
+                        changes: changed.len(),
+                        changed_confidence,
+                    });
                 }
                 continue;
             }
@@ -277,7 +328,12 @@ impl PlateFormats {
                 let fixed: String = fixed.into_iter().collect();
                 if format.fits(&fixed) {
                     let changed_confidence = subset.iter().map(|&i| conf(i)).sum();
-                    consider(Fit { text: fixed, format: index, changes: subset.len(), changed_confidence });
+                    consider(Fit {
+                        text: fixed,
+                        format: index,
+                        changes: subset.len(),
+                        changed_confidence,
+                    });
                 }
             }
         }
@@ -303,7 +359,9 @@ fn subsets_up_to(items: &[usize], max: usize) -> Vec<Vec<usize>> {
         frontier = next;
     }
     // Indices into `items` → the items themselves.
-    out.into_iter().map(|s| s.into_iter().map(|k| items[k]).collect()).collect()
+    out.into_iter()
+        .map(|s| s.into_iter().map(|k| items[k]).collect())
+        .collect()
 }
 
 #[cfg(test)]

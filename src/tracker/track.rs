@@ -160,14 +160,21 @@ impl Tracker {
             return pts;
         }
         let origin = *self.mono_origin.get_or_insert(frame.captured_mono);
-        frame.captured_mono.saturating_duration_since(origin).as_millis() as u64
+        frame
+            .captured_mono
+            .saturating_duration_since(origin)
+            .as_millis() as u64
     }
 
     /// Boxes whose reading has nothing more to give for now: passes already emitted (the car is
     /// still in view), and tracks read [`GIVE_UP_READS`] times without a plate-shaped result
     /// (window rows, signs, an unreadable plate).
     pub fn settled_boxes(&self) -> Vec<BBox> {
-        self.tracks.iter().filter(|t| t.emitted || t.reads >= GIVE_UP_READS).map(|t| t.bbox).collect()
+        self.tracks
+            .iter()
+            .filter(|t| t.emitted || t.reads >= GIVE_UP_READS)
+            .map(|t| t.bbox)
+            .collect()
     }
 
     /// Feeds one analysed frame (also frames without plates: they let tracks time out).
@@ -177,7 +184,10 @@ impl Tracker {
         let mut out = Vec::new();
         // The stream restarted (looped file, camera reconnect with a new clock): nothing before
         // belongs to what comes now.
-        if self.last_time_ms.is_some_and(|last| now + self.settings.max_gap_ms < last) {
+        if self
+            .last_time_ms
+            .is_some_and(|last| now + self.settings.max_gap_ms < last)
+        {
             out.extend(self.flush());
         }
         self.last_time_ms = Some(now);
@@ -200,10 +210,21 @@ impl Tracker {
                     let c = c.to_ascii_uppercase();
                     if c.is_ascii_alphanumeric() {
                         text.push(c);
-                        char_confidences.push(finding.text.char_confidences.get(i).copied().unwrap_or(finding.text.confidence));
+                        char_confidences.push(
+                            finding
+                                .text
+                                .char_confidences
+                                .get(i)
+                                .copied()
+                                .unwrap_or(finding.text.confidence),
+                        );
                     }
                 }
-                Detection { finding, text, char_confidences }
+                Detection {
+                    finding,
+                    text,
+                    char_confidences,
+                }
             })
             .collect();
 
@@ -213,7 +234,8 @@ impl Tracker {
             for (di, det) in detections.iter().enumerate() {
                 let iou = track.bbox.iou(&det.finding.plate_box.bbox);
                 let similarity = track.similarity(&det.text);
-                let by_overlap = iou >= self.settings.min_iou && similarity.is_none_or(|s| s >= OVERLAP_MIN_SIMILARITY);
+                let by_overlap = iou >= self.settings.min_iou
+                    && similarity.is_none_or(|s| s >= OVERLAP_MIN_SIMILARITY);
                 let by_text = similarity.is_some_and(|s| s >= self.settings.min_text_similarity)
                     && near(&track.bbox, &det.finding.plate_box.bbox);
                 if by_overlap || by_text {
@@ -276,10 +298,20 @@ impl Tracker {
                 entry.0 += 1;
                 entry.1 += confidence;
             }
-            if track.best.as_ref().is_none_or(|b| confidence > b.confidence) {
-                track.best = Some(BestRead { confidence, bbox: det.finding.plate_box.bbox, frame: frame.clone() });
+            if track
+                .best
+                .as_ref()
+                .is_none_or(|b| confidence > b.confidence)
+            {
+                track.best = Some(BestRead {
+                    confidence,
+                    bbox: det.finding.plate_box.bbox,
+                    frame: frame.clone(),
+                });
             }
-            let Some(result) = track.vote.result() else { continue };
+            let Some(result) = track.vote.result() else {
+                continue;
+            };
             if result.text == track.voted_text {
                 track.stable += 1;
             } else {
@@ -293,7 +325,11 @@ impl Tracker {
             if settled {
                 // Early emission needs a plate-shaped text; otherwise wait for more reads
                 // (the close emits whatever the vote is then).
-                let fitted = self.formats.fit(&result.text, &result.char_confidences, &candidates(track, &result.text));
+                let fitted = self.formats.fit(
+                    &result.text,
+                    &result.char_confidences,
+                    &candidates(track, &result.text),
+                );
                 if fitted.is_some() || self.formats.is_empty() {
                     track.emitted = true;
                     self.stats.emitted_stable += 1;
@@ -353,13 +389,22 @@ impl Tracker {
         if text != voted {
             // The fix changed the text: the raw vote becomes the first alternative.
             candidates.retain(|c| c.text != text);
-            candidates.insert(0, Candidate { text: voted.clone(), confidence });
+            candidates.insert(
+                0,
+                Candidate {
+                    text: voted.clone(),
+                    confidence,
+                },
+            );
             candidates.truncate(MAX_CANDIDATES);
         }
         let (bbox, frame) = match &track.best {
             Some(b) => (b.bbox, b.frame.clone()),
             // Unreachable in practice: a track with a read has a best read.
-            None => (track.bbox, Frame::from_rgb(self.camera.as_str().into(), 1, 1, &[0, 0, 0])),
+            None => (
+                track.bbox,
+                Frame::from_rgb(self.camera.as_str().into(), 1, 1, &[0, 0, 0]),
+            ),
         };
         PlateRead {
             camera: self.camera.clone(),
@@ -383,10 +428,22 @@ impl Tracker {
 
 /// Other texts single frames read for this track, most frequent first.
 fn candidates(track: &Track, voted: &str) -> Vec<Candidate> {
-    let mut list: Vec<(&String, &(u32, f32))> = track.texts.iter().filter(|(t, _)| t.as_str() != voted).collect();
-    list.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(b.1 .1.total_cmp(&a.1 .1)).then(a.0.cmp(b.0)));
+    let mut list: Vec<(&String, &(u32, f32))> = track
+        .texts
+        .iter()
+        .filter(|(t, _)| t.as_str() != voted)
+        .collect();
+    list.sort_by(|a, b| {
+        b.1 .0
+            .cmp(&a.1 .0)
+            .then(b.1 .1.total_cmp(&a.1 .1))
+            .then(a.0.cmp(b.0))
+    });
     list.into_iter()
         .take(MAX_CANDIDATES)
-        .map(|(text, &(_, sum))| Candidate { text: text.clone(), confidence: sum / track.reads.max(1) as f32 })
+        .map(|(text, &(_, sum))| Candidate {
+            text: text.clone(),
+            confidence: sum / track.reads.max(1) as f32,
+        })
         .collect()
 }

@@ -54,14 +54,21 @@ impl Vote {
         if chars.is_empty() {
             return;
         }
-        let group = self.groups.entry(chars.len()).or_insert_with(|| LengthGroup {
-            reads: 0,
-            weight: 0.0,
-            positions: vec![[0.0; ALPHABET]; chars.len()],
-        });
+        let group = self
+            .groups
+            .entry(chars.len())
+            .or_insert_with(|| LengthGroup {
+                reads: 0,
+                weight: 0.0,
+                positions: vec![[0.0; ALPHABET]; chars.len()],
+            });
         let mut sum = 0.0;
         for (i, &c) in chars.iter().enumerate() {
-            let conf = char_confidences.get(i).copied().unwrap_or(0.5).clamp(0.0, 1.0);
+            let conf = char_confidences
+                .get(i)
+                .copied()
+                .unwrap_or(0.5)
+                .clamp(0.0, 1.0);
             sum += conf;
             if let Some(s) = slot(c) {
                 group.positions[i][s] += conf;
@@ -77,7 +84,10 @@ impl Vote {
         // Heaviest length wins; ties go to more reads, then the longer text (a dropped
         // character is a likelier mistake than an invented one).
         let (_, group) = self.groups.iter().max_by(|(la, a), (lb, b)| {
-            a.weight.total_cmp(&b.weight).then(a.reads.cmp(&b.reads)).then(la.cmp(lb))
+            a.weight
+                .total_cmp(&b.weight)
+                .then(a.reads.cmp(&b.reads))
+                .then(la.cmp(lb))
         })?;
         let mut text = String::with_capacity(group.positions.len());
         let mut char_confidences = Vec::with_capacity(group.positions.len());
@@ -92,8 +102,16 @@ impl Vote {
             char_confidences.push((weight / group.reads as f32).clamp(0.0, 1.0));
         }
         let lowest = char_confidences.iter().copied().fold(1.0f32, f32::min);
-        let share = if total > 0.0 { group.weight / total } else { 0.0 };
-        Some(VoteResult { text, char_confidences, confidence: lowest * share })
+        let share = if total > 0.0 {
+            group.weight / total
+        } else {
+            0.0
+        };
+        Some(VoteResult {
+            text,
+            char_confidences,
+            confidence: lowest * share,
+        })
     }
 }
 

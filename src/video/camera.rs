@@ -83,11 +83,19 @@ impl Camera {
     /// URL, unreadable password file, missing device, no hardware decoder when one is required,
     /// missing file) are also put in the camera's state as `Failed`. A reachable-later RTSP
     /// camera is not an error: it shows `Reconnecting` until it answers.
-    pub fn start(settings: &CameraSettings, stats: Arc<CameraStats>, shutdown: Shutdown) -> Result<Camera, VideoError> {
+    pub fn start(
+        settings: &CameraSettings,
+        stats: Arc<CameraStats>,
+        shutdown: Shutdown,
+    ) -> Result<Camera, VideoError> {
         match Self::prepare(settings) {
             Ok(plan) => {
                 stats.set_state(CameraState::Starting);
-                let shared = Arc::new(Shared { slot: Mutex::new(Slot::default()), changed: Condvar::new(), stop: AtomicBool::new(false) });
+                let shared = Arc::new(Shared {
+                    slot: Mutex::new(Slot::default()),
+                    changed: Condvar::new(),
+                    stop: AtomicBool::new(false),
+                });
                 let supervisor = Supervisor {
                     plan,
                     shared: shared.clone(),
@@ -114,7 +122,9 @@ impl Camera {
             }
             Err(err) => {
                 tracing::error!(camera = %settings.id, error = %err, "camera cannot start");
-                stats.set_state(CameraState::Failed { error: err.to_string() });
+                stats.set_state(CameraState::Failed {
+                    error: err.to_string(),
+                });
                 Err(err)
             }
         }
@@ -125,17 +135,25 @@ impl Camera {
         let spec = SourceSpec::parse(settings)?;
         match &spec {
             SourceSpec::File { path } => {
-                std::fs::File::open(path).map_err(|source| VideoError::FileOpen { path: path.clone(), source })?;
+                std::fs::File::open(path).map_err(|source| VideoError::FileOpen {
+                    path: path.clone(),
+                    source,
+                })?;
             }
             SourceSpec::V4l2 { device } => {
                 if std::fs::metadata(device).is_err() {
-                    return Err(VideoError::NoDevice { camera: settings.id.clone(), device: device.clone() });
+                    return Err(VideoError::NoDevice {
+                        camera: settings.id.clone(),
+                        device: device.clone(),
+                    });
                 }
             }
             _ => {}
         }
         let decoder = match &spec {
-            SourceSpec::File { .. } | SourceSpec::Rtsp { .. } | SourceSpec::Test { h264: true, .. } => {
+            SourceSpec::File { .. }
+            | SourceSpec::Rtsp { .. }
+            | SourceSpec::Test { h264: true, .. } => {
                 let pick = pick_decoder(settings.decoder)?;
                 tracing::info!(
                     camera = %settings.id,
@@ -158,7 +176,9 @@ impl Camera {
             choice: settings.decoder,
             transport: settings.rtsp_transport,
             loop_file: settings.loop_file,
-            reconnect_max: Duration::from_secs(settings.reconnect_max_s.clamp(1, RECONNECT_CAP_S) as u64),
+            reconnect_max: Duration::from_secs(
+                settings.reconnect_max_s.clamp(1, RECONNECT_CAP_S) as u64
+            ),
             frame_timeout: Duration::from_secs(settings.frame_timeout_s.max(1) as u64),
             min_interval,
         })
@@ -177,9 +197,15 @@ impl Camera {
     fn on_delivered(&mut self, frame: &Frame) {
         let now = Instant::now();
         self.stats.frames_analysed.fetch_add(1, Ordering::Relaxed);
-        self.stats.last_frame_unix_ms.store(frame.captured_at.as_millisecond(), Ordering::Relaxed);
+        self.stats
+            .last_frame_unix_ms
+            .store(frame.captured_at.as_millisecond(), Ordering::Relaxed);
         self.delivered.push_back(now);
-        while self.delivered.front().is_some_and(|t| now.duration_since(*t) > FPS_WINDOW) {
+        while self
+            .delivered
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > FPS_WINDOW)
+        {
             self.delivered.pop_front();
         }
         if let (Some(first), n) = (self.delivered.front(), self.delivered.len()) {
@@ -188,10 +214,17 @@ impl Camera {
                 self.stats.set_fps((n - 1) as f32 / span);
             }
         }
-        if self.last_thumbnail.is_none_or(|t| now.duration_since(t) >= THUMBNAIL_EVERY) {
+        if self
+            .last_thumbnail
+            .is_none_or(|t| now.duration_since(t) >= THUMBNAIL_EVERY)
+        {
             self.last_thumbnail = Some(now);
             if let Some(jpeg) = thumbnail_jpeg(frame, THUMBNAIL_WIDTH) {
-                *self.stats.thumbnail_jpeg.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(jpeg));
+                *self
+                    .stats
+                    .thumbnail_jpeg
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(jpeg));
             }
         }
     }
@@ -206,7 +239,10 @@ impl FrameSource for Camera {
         let deadline = Instant::now() + timeout;
         let mut slot = self.shared.lock();
         loop {
-            if slot.stopped || self.shutdown.is_triggered() || self.shared.stop.load(Ordering::Relaxed) {
+            if slot.stopped
+                || self.shutdown.is_triggered()
+                || self.shared.stop.load(Ordering::Relaxed)
+            {
                 return FrameWait::Stopped;
             }
             if let Some(frame) = slot.frame.take() {
@@ -222,7 +258,12 @@ impl FrameSource for Camera {
                 return FrameWait::Timeout;
             }
             // Short waits so a shutdown is noticed even without a notification.
-            slot = self.shared.changed.wait_timeout(slot, (deadline - now).min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
+            slot = self
+                .shared
+                .changed
+                .wait_timeout(slot, (deadline - now).min(Duration::from_millis(100)))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 }
@@ -256,7 +297,11 @@ enum RunEnd {
     Stopped,
     /// Non-looping file finished.
     Ended,
-    Failed { error: String, got_frames: bool, decoder_fault: bool },
+    Failed {
+        error: String,
+        got_frames: bool,
+        decoder_fault: bool,
+    },
 }
 
 struct Supervisor {
@@ -300,7 +345,11 @@ impl Supervisor {
                     self.shared.changed.notify_all();
                     return;
                 }
-                RunEnd::Failed { error, got_frames, decoder_fault } => {
+                RunEnd::Failed {
+                    error,
+                    got_frames,
+                    decoder_fault,
+                } => {
                     let hardware = self.plan.decoder.as_ref().is_some_and(|d| d.hardware);
                     if hardware && self.plan.choice == DecoderChoice::Auto && decoder_fault {
                         match software_decoder() {
@@ -315,7 +364,9 @@ impl Supervisor {
                                 self.plan.decoder = Some(soft);
                                 continue;
                             }
-                            Err(e) => tracing::error!(camera = %self.plan.camera, error = %e, "no software fallback"),
+                            Err(e) => {
+                                tracing::error!(camera = %self.plan.camera, error = %e, "no software fallback")
+                            }
                         }
                     }
                     if !self.plan.spec.is_live() {
@@ -349,7 +400,11 @@ impl Supervisor {
     }
 
     fn failed(&self, error: String) -> RunEnd {
-        RunEnd::Failed { error, got_frames: false, decoder_fault: false }
+        RunEnd::Failed {
+            error,
+            got_frames: false,
+            decoder_fault: false,
+        }
     }
 
     /// Builds and plays the pipeline until it stops, ends or fails.
@@ -364,14 +419,30 @@ impl Supervisor {
         ) {
             Ok(b) => b,
             // Only the decoder varies between builds, so a build failure is blamed on it.
-            Err(e) => return RunEnd::Failed { error: e.to_string(), got_frames: false, decoder_fault: true },
+            Err(e) => {
+                return RunEnd::Failed {
+                    error: e.to_string(),
+                    got_frames: false,
+                    decoder_fault: true,
+                }
+            }
         };
-        let BuiltPipeline { pipeline, sink, decoder } = built;
+        let BuiltPipeline {
+            pipeline,
+            sink,
+            decoder,
+        } = built;
         let guard = NullOnDrop(pipeline.clone());
         let got_frame = Arc::new(AtomicBool::new(false));
         let last_frame_ms = Arc::new(AtomicU64::new(0));
         let run_start = Instant::now();
-        self.install_callbacks(&sink, decoder, got_frame.clone(), last_frame_ms.clone(), run_start);
+        self.install_callbacks(
+            &sink,
+            decoder,
+            got_frame.clone(),
+            last_frame_ms.clone(),
+            run_start,
+        );
         let Some(bus) = pipeline.bus() else {
             return self.failed("pipeline has no bus".into());
         };
@@ -380,18 +451,25 @@ impl Supervisor {
             let (error, decoder_fault) = bus
                 .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
                 .and_then(|m| match m.view() {
-                    gst::MessageView::Error(e) => Some((pipeline::error_text(e), pipeline::error_from(e, "decoder"))),
+                    gst::MessageView::Error(e) => {
+                        Some((pipeline::error_text(e), pipeline::error_from(e, "decoder")))
+                    }
                     _ => None,
                 })
                 .unwrap_or_else(|| ("pipeline refused to start".into(), false));
-            return RunEnd::Failed { error: format!("{}: {error}", self.plan.display_url), got_frames: false, decoder_fault };
+            return RunEnd::Failed {
+                error: format!("{}: {error}", self.plan.display_url),
+                got_frames: false,
+                decoder_fault,
+            };
         }
         loop {
             if self.stopping() {
                 drop(guard);
                 return RunEnd::Stopped;
             }
-            if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(POLL.as_millis() as u64)) {
+            if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(POLL.as_millis() as u64))
+            {
                 match msg.view() {
                     gst::MessageView::Eos(_) => {
                         if self.plan.spec.is_live() {
@@ -404,7 +482,10 @@ impl Supervisor {
                         if !self.plan.loop_file {
                             return RunEnd::Ended;
                         }
-                        if let Err(e) = pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO) {
+                        if let Err(e) = pipeline.seek_simple(
+                            gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
+                            gst::ClockTime::ZERO,
+                        ) {
                             // A file that cannot seek is replayed by rebuilding the pipeline.
                             tracing::debug!(camera = %self.plan.camera, error = %e, "seek to start failed; rebuilding");
                             drop(guard);
@@ -416,16 +497,21 @@ impl Supervisor {
                         let got_frames = got_frame.load(Ordering::Relaxed);
                         // Before any frame, anything not from the source (depay, parse, decode,
                         // convert) may be the hardware decoder refusing the stream.
-                        let decoder_fault =
-                            pipeline::error_from(e, "decoder") || (!got_frames && !pipeline::error_from(e, "src"));
-                        let mut error = format!("{}: {}", self.plan.display_url, pipeline::error_text(e));
+                        let decoder_fault = pipeline::error_from(e, "decoder")
+                            || (!got_frames && !pipeline::error_from(e, "src"));
+                        let mut error =
+                            format!("{}: {}", self.plan.display_url, pipeline::error_text(e));
                         if e.error().matches(gst::ResourceError::NotAuthorized) {
                             error = format!(
                                 "{}: authentication failed (check username and password_file): {error}",
                                 self.plan.display_url
                             );
                         }
-                        return RunEnd::Failed { error, got_frames, decoder_fault };
+                        return RunEnd::Failed {
+                            error,
+                            got_frames,
+                            decoder_fault,
+                        };
                     }
                     gst::MessageView::Warning(w) => {
                         tracing::debug!(camera = %self.plan.camera, warning = %w.error(), "gstreamer warning");
@@ -435,7 +521,9 @@ impl Supervisor {
             }
             if self.plan.spec.is_live() {
                 let last = last_frame_ms.load(Ordering::Relaxed);
-                let silent_for = run_start.elapsed().saturating_sub(Duration::from_millis(last));
+                let silent_for = run_start
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(last));
                 if silent_for > self.plan.frame_timeout {
                     return RunEnd::Failed {
                         error: format!(
@@ -506,7 +594,9 @@ impl Supervisor {
 
 /// Restart delay for the `attempt`-th consecutive failure: 1 s, 2 s, 4 s … up to `cap`.
 pub(crate) fn backoff(attempt: u32, cap: Duration) -> Duration {
-    let secs = 1u64.checked_shl(attempt.saturating_sub(1).min(16)).unwrap_or(u64::MAX);
+    let secs = 1u64
+        .checked_shl(attempt.saturating_sub(1).min(16))
+        .unwrap_or(u64::MAX);
     Duration::from_secs(secs).min(cap)
 }
 

@@ -16,7 +16,8 @@ pub(crate) fn frame_from_sample(
     captured_mono: Instant,
 ) -> Result<Frame, String> {
     let caps = sample.caps().ok_or("decoded sample has no caps")?;
-    let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("unreadable video caps {caps}: {e}"))?;
+    let info = gst_video::VideoInfo::from_caps(caps)
+        .map_err(|e| format!("unreadable video caps {caps}: {e}"))?;
     if info.format() != gst_video::VideoFormat::I420 {
         return Err(format!("expected I420 frames, got {:?}", info.format()));
     }
@@ -35,11 +36,15 @@ pub(crate) fn frame_from_sample(
             ((width as usize).div_ceil(2), (height as usize).div_ceil(2))
         };
         let stride = video.plane_stride()[plane as usize] as usize;
-        let pixels = video.plane_data(plane).map_err(|e| format!("cannot read plane {plane}: {e}"))?;
+        let pixels = video
+            .plane_data(plane)
+            .map_err(|e| format!("cannot read plane {plane}: {e}"))?;
         for row in 0..plane_h {
             let line = pixels
                 .get(row * stride..row * stride + plane_w)
-                .ok_or_else(|| format!("plane {plane} shorter than {plane_h} rows of {plane_w} bytes"))?;
+                .ok_or_else(|| {
+                    format!("plane {plane} shorter than {plane_h} rows of {plane_w} bytes")
+                })?;
             out[at..at + plane_w].copy_from_slice(line);
             at += plane_w;
         }

@@ -35,11 +35,16 @@ pub fn hardware_decoders() -> Vec<String> {
     if ensure_gstreamer().is_err() {
         return Vec::new();
     }
-    let mut found: Vec<String> =
-        HARDWARE_H264.iter().filter(|name| gst::ElementFactory::find(name).is_some()).map(|s| s.to_string()).collect();
+    let mut found: Vec<String> = HARDWARE_H264
+        .iter()
+        .filter(|name| gst::ElementFactory::find(name).is_some())
+        .map(|s| s.to_string())
+        .collect();
     let h264 = gst::Caps::builder("video/x-h264").build();
     let hardware = gst::ElementFactory::factories_with_type(
-        gst::ElementFactoryType::DECODER | gst::ElementFactoryType::MEDIA_VIDEO | gst::ElementFactoryType::HARDWARE,
+        gst::ElementFactoryType::DECODER
+            | gst::ElementFactoryType::MEDIA_VIDEO
+            | gst::ElementFactoryType::HARDWARE,
         gst::Rank::MARGINAL,
     );
     for factory in hardware {
@@ -57,7 +62,10 @@ pub fn software_decoder() -> Result<DecoderPick, VideoError> {
     SOFTWARE_H264
         .iter()
         .find(|name| gst::ElementFactory::find(name).is_some())
-        .map(|name| DecoderPick { element: name.to_string(), hardware: false })
+        .map(|name| DecoderPick {
+            element: name.to_string(),
+            hardware: false,
+        })
         .ok_or_else(|| VideoError::MissingElement {
             element: SOFTWARE_H264.join(" or "),
             purpose: "software H.264 decoding (install gstreamer1.0-libav)".into(),
@@ -73,10 +81,18 @@ pub fn pick_decoder(choice: DecoderChoice) -> Result<DecoderPick, VideoError> {
         DecoderChoice::Hardware => hardware_decoders()
             .into_iter()
             .next()
-            .map(|element| DecoderPick { element, hardware: true })
-            .ok_or_else(|| VideoError::NoHardwareDecoder { looked_for: HARDWARE_H264.join(", ") }),
+            .map(|element| DecoderPick {
+                element,
+                hardware: true,
+            })
+            .ok_or_else(|| VideoError::NoHardwareDecoder {
+                looked_for: HARDWARE_H264.join(", "),
+            }),
         DecoderChoice::Auto => match hardware_decoders().into_iter().next() {
-            Some(element) => Ok(DecoderPick { element, hardware: true }),
+            Some(element) => Ok(DecoderPick {
+                element,
+                hardware: true,
+            }),
             None => software_decoder(),
         },
     }

@@ -8,7 +8,11 @@ pub enum VideoError {
     #[error("GStreamer could not be initialised: {0}")]
     Init(String),
     #[error("camera {camera}: cannot use URL {url}: {reason}")]
-    BadUrl { camera: String, url: String, reason: String },
+    BadUrl {
+        camera: String,
+        url: String,
+        reason: String,
+    },
     #[error("camera {camera}: cannot read RTSP password file {}: {source}", path.display())]
     PasswordFile {
         camera: String,
@@ -32,5 +36,8 @@ pub enum VideoError {
     Image { path: PathBuf, message: String },
     /// GStreamer failed while building or running the pipeline for `source`.
     #[error("{source_name}: {message}")]
-    Pipeline { source_name: String, message: String },
+    Pipeline {
+        source_name: String,
+        message: String,
+    },
 }

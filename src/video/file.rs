@@ -19,7 +19,9 @@ const PULL_POLL: Duration = Duration::from_millis(100);
 /// Decoded video may end this much before the container's duration without counting as cut.
 const TRUNCATION_SLACK_MS: u64 = 250;
 
-const VIDEO_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts", "h264", "264", "flv"];
+const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts", "h264", "264", "flv",
+];
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
 
 fn has_extension(path: &Path, list: &[&str]) -> bool {
@@ -40,12 +42,18 @@ pub fn is_image_path(path: &Path) -> bool {
 
 /// Reads a JPEG or PNG into a full-range frame of camera `still`.
 pub fn load_image(path: &Path) -> Result<Frame, VideoError> {
-    let image_error = |message: String| VideoError::Image { path: path.to_path_buf(), message };
+    let image_error = |message: String| VideoError::Image {
+        path: path.to_path_buf(),
+        message,
+    };
     let reader = image::ImageReader::open(path)
         .map_err(|e| image_error(e.to_string()))?
         .with_guessed_format()
         .map_err(|e| image_error(e.to_string()))?;
-    let rgb = reader.decode().map_err(|e| image_error(e.to_string()))?.to_rgb8();
+    let rgb = reader
+        .decode()
+        .map_err(|e| image_error(e.to_string()))?
+        .to_rgb8();
     let (w, h) = rgb.dimensions();
     if w == 0 || h == 0 {
         return Err(image_error("image is empty".into()));
@@ -77,7 +85,10 @@ impl FileFrames {
     }
 
     fn error(&self, message: String) -> VideoError {
-        VideoError::Pipeline { source_name: self.path.display().to_string(), message }
+        VideoError::Pipeline {
+            source_name: self.path.display().to_string(),
+            message,
+        }
     }
 
     /// The first error on the bus, if any.
@@ -105,12 +116,24 @@ impl Iterator for FileFrames {
                 let _ = self.pipeline.set_state(gst::State::Null);
                 return Some(Err(self.error(message)));
             }
-            if let Some(sample) = self.sink.try_pull_sample(gst::ClockTime::from_mseconds(PULL_POLL.as_millis() as u64)) {
-                let frame = frame_from_sample(&sample, &self.camera, self.seq, jiff::Timestamp::now(), Instant::now());
+            if let Some(sample) = self
+                .sink
+                .try_pull_sample(gst::ClockTime::from_mseconds(PULL_POLL.as_millis() as u64))
+            {
+                let frame = frame_from_sample(
+                    &sample,
+                    &self.camera,
+                    self.seq,
+                    jiff::Timestamp::now(),
+                    Instant::now(),
+                );
                 self.seq += 1;
                 if let Some(buffer) = sample.buffer() {
-                    let end = buffer.pts().map(|p| p + buffer.duration().unwrap_or(gst::ClockTime::ZERO));
-                    self.decoded_until_ms = self.decoded_until_ms.max(end.map_or(0, |e| e.mseconds()));
+                    let end = buffer
+                        .pts()
+                        .map(|p| p + buffer.duration().unwrap_or(gst::ClockTime::ZERO));
+                    self.decoded_until_ms =
+                        self.decoded_until_ms.max(end.map_or(0, |e| e.mseconds()));
                 }
                 return Some(frame.map_err(|m| self.error(m)));
             }
@@ -122,10 +145,15 @@ impl Iterator for FileFrames {
                     return Some(Err(self.error(message)));
                 }
                 if self.seq == 0 {
-                    return Some(Err(self.error("the file holds no decodable video frames".into())));
+                    return Some(Err(
+                        self.error("the file holds no decodable video frames".into())
+                    ));
                 }
                 // Demuxers may stop quietly at a cut; the container says how long it should be.
-                if let Some(duration) = self.duration_ms.filter(|d| self.decoded_until_ms + TRUNCATION_SLACK_MS < *d) {
+                if let Some(duration) = self
+                    .duration_ms
+                    .filter(|d| self.decoded_until_ms + TRUNCATION_SLACK_MS < *d)
+                {
                     return Some(Err(self.error(format!(
                         "file is truncated or damaged: frames stop at {} ms of {duration} ms",
                         self.decoded_until_ms
@@ -137,16 +165,27 @@ impl Iterator for FileFrames {
             if waited >= STALL_TIMEOUT {
                 self.done = true;
                 let _ = self.pipeline.set_state(gst::State::Null);
-                return Some(Err(self.error(format!("decoder produced nothing for {} s", STALL_TIMEOUT.as_secs()))));
+                return Some(Err(self.error(format!(
+                    "decoder produced nothing for {} s",
+                    STALL_TIMEOUT.as_secs()
+                ))));
             }
         }
     }
 }
 
 fn start_file(path: &Path, decoder: &DecoderPick) -> Result<FileFrames, VideoError> {
-    let spec = SourceSpec::File { path: path.to_path_buf() };
+    let spec = SourceSpec::File {
+        path: path.to_path_buf(),
+    };
     let source_name = path.display().to_string();
-    let built = pipeline::build(&spec, Some(decoder), RtspTransport::Tcp, SinkMode::Every, &source_name)?;
+    let built = pipeline::build(
+        &spec,
+        Some(decoder),
+        RtspTransport::Tcp,
+        SinkMode::Every,
+        &source_name,
+    )?;
     let bus = built.pipeline.bus().ok_or_else(|| VideoError::Pipeline {
         source_name: source_name.clone(),
         message: "pipeline has no bus".into(),
@@ -165,25 +204,39 @@ fn start_file(path: &Path, decoder: &DecoderPick) -> Result<FileFrames, VideoErr
         decoded_until_ms: 0,
     };
     if frames.pipeline.set_state(gst::State::Paused).is_err() {
-        let message = frames.bus_error().unwrap_or_else(|| "pipeline could not start".into());
+        let message = frames
+            .bus_error()
+            .unwrap_or_else(|| "pipeline could not start".into());
         return Err(frames.error(message));
     }
     // Wait for preroll so unreadable files fail here rather than on the first `next()`. (An error
     // does not fail the pending state change, so watch the bus rather than the state.)
     let first = frames.bus.timed_pop_filtered(
         gst::ClockTime::from_seconds(STALL_TIMEOUT.as_secs()),
-        &[gst::MessageType::AsyncDone, gst::MessageType::Error, gst::MessageType::Eos],
+        &[
+            gst::MessageType::AsyncDone,
+            gst::MessageType::Error,
+            gst::MessageType::Eos,
+        ],
     );
     match first.as_ref().map(|m| m.view()) {
         Some(gst::MessageView::Error(e)) => Err(frames.error(pipeline::error_text(e))),
-        None => Err(frames.error(format!("file did not start decoding within {} s", STALL_TIMEOUT.as_secs()))),
+        None => Err(frames.error(format!(
+            "file did not start decoding within {} s",
+            STALL_TIMEOUT.as_secs()
+        ))),
         _ => {
             if frames.pipeline.set_state(gst::State::Playing).is_err() {
-                let message = frames.bus_error().unwrap_or_else(|| "pipeline could not start".into());
+                let message = frames
+                    .bus_error()
+                    .unwrap_or_else(|| "pipeline could not start".into());
                 return Err(frames.error(message));
             }
             let mut frames = frames;
-            frames.duration_ms = frames.pipeline.query_duration::<gst::ClockTime>().map(|d| d.mseconds());
+            frames.duration_ms = frames
+                .pipeline
+                .query_duration::<gst::ClockTime>()
+                .map(|d| d.mseconds());
             Ok(frames)
         }
     }
@@ -194,7 +247,10 @@ fn start_file(path: &Path, decoder: &DecoderPick) -> Result<FileFrames, VideoErr
 /// the frames that decode and then an error.
 pub fn decode_file(path: &Path, decoder: DecoderChoice) -> Result<FileFrames, VideoError> {
     ensure_gstreamer()?;
-    std::fs::File::open(path).map_err(|source| VideoError::FileOpen { path: path.to_path_buf(), source })?;
+    std::fs::File::open(path).map_err(|source| VideoError::FileOpen {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let pick = pick_decoder(decoder)?;
     tracing::info!(file = %path.display(), decoder = %pick.element, hardware = pick.hardware, "decoder chosen");
     match start_file(path, &pick) {

@@ -48,8 +48,19 @@ pub fn i420_len(width: u32, height: u32) -> usize {
 
 impl Frame {
     /// Wraps packed I420 pixels. Panics if `data` has the wrong length (a programming error).
-    pub fn from_i420(camera: Arc<str>, seq: u64, width: u32, height: u32, range: ColorRange, data: Arc<[u8]>) -> Frame {
-        assert_eq!(data.len(), i420_len(width, height), "I420 buffer size for {width}x{height}");
+    pub fn from_i420(
+        camera: Arc<str>,
+        seq: u64,
+        width: u32,
+        height: u32,
+        range: ColorRange,
+        data: Arc<[u8]>,
+    ) -> Frame {
+        assert_eq!(
+            data.len(),
+            i420_len(width, height),
+            "I420 buffer size for {width}x{height}"
+        );
         Frame {
             camera,
             seq,
@@ -65,7 +76,11 @@ impl Frame {
 
     /// Converts packed RGB8 (stills, tests) to a full-range frame.
     pub fn from_rgb(camera: Arc<str>, width: u32, height: u32, rgb: &[u8]) -> Frame {
-        assert_eq!(rgb.len(), width as usize * height as usize * 3, "RGB buffer size for {width}x{height}");
+        assert_eq!(
+            rgb.len(),
+            width as usize * height as usize * 3,
+            "RGB buffer size for {width}x{height}"
+        );
         let (w, h) = (width as usize, height as usize);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         let mut data = vec![0u8; i420_len(width, height)];
@@ -73,7 +88,9 @@ impl Frame {
         let (u_plane, v_plane) = uv.split_at_mut(cw * ch);
         for (i, px) in rgb.chunks_exact(3).enumerate() {
             let (r, g, b) = (px[0] as f32, px[1] as f32, px[2] as f32);
-            y_plane[i] = (0.299 * r + 0.587 * g + 0.114 * b).round().clamp(0.0, 255.0) as u8;
+            y_plane[i] = (0.299 * r + 0.587 * g + 0.114 * b)
+                .round()
+                .clamp(0.0, 255.0) as u8;
         }
         for cy in 0..ch {
             for cx in 0..cw {
@@ -89,8 +106,12 @@ impl Frame {
                     }
                 }
                 let (r, g, b) = (r / n, g / n, b / n);
-                u_plane[cy * cw + cx] = (128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b).round().clamp(0.0, 255.0) as u8;
-                v_plane[cy * cw + cx] = (128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b).round().clamp(0.0, 255.0) as u8;
+                u_plane[cy * cw + cx] = (128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b)
+                    .round()
+                    .clamp(0.0, 255.0) as u8;
+                v_plane[cy * cw + cx] = (128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b)
+                    .round()
+                    .clamp(0.0, 255.0) as u8;
             }
         }
         Frame::from_i420(camera, 0, width, height, ColorRange::Full, data.into())
@@ -129,17 +150,28 @@ impl Frame {
         let (u, v) = (u_plane[ci] as f32 - 128.0, v_plane[ci] as f32 - 128.0);
         let (yv, u, v) = match self.range {
             ColorRange::Full => (yv, u, v),
-            ColorRange::Limited => ((yv - 16.0) * (255.0 / 219.0), u * (255.0 / 224.0), v * (255.0 / 224.0)),
+            ColorRange::Limited => (
+                (yv - 16.0) * (255.0 / 219.0),
+                u * (255.0 / 224.0),
+                v * (255.0 / 224.0),
+            ),
         };
         let r = yv + 1.402 * v;
         let g = yv - 0.344_136 * u - 0.714_136 * v;
         let b = yv + 1.772 * u;
-        [r.round().clamp(0.0, 255.0) as u8, g.round().clamp(0.0, 255.0) as u8, b.round().clamp(0.0, 255.0) as u8]
+        [
+            r.round().clamp(0.0, 255.0) as u8,
+            g.round().clamp(0.0, 255.0) as u8,
+            b.round().clamp(0.0, 255.0) as u8,
+        ]
     }
 
     /// Packed RGB8 of the pixel rectangle `(x, y, w, h)` (must lie inside the frame).
     pub fn rgb_region(&self, x: u32, y: u32, w: u32, h: u32) -> Vec<u8> {
-        assert!(x + w <= self.width && y + h <= self.height, "region outside frame");
+        assert!(
+            x + w <= self.width && y + h <= self.height,
+            "region outside frame"
+        );
         let mut out = Vec::with_capacity(w as usize * h as usize * 3);
         for yy in y..y + h {
             for xx in x..x + w {

@@ -53,14 +53,29 @@ pub(crate) fn build(
     let (head, decoder_name) = match spec {
         SourceSpec::File { .. } => {
             let d = need_decoder()?;
-            (format!("filesrc name=src ! parsebin ! {}", decode_chain(d)), d.element.clone())
+            (
+                format!("filesrc name=src ! parsebin ! {}", decode_chain(d)),
+                d.element.clone(),
+            )
         }
         SourceSpec::Rtsp { .. } => {
             let d = need_decoder()?;
-            (format!("rtspsrc name=src ! rtph264depay ! {}", decode_chain(d)), d.element.clone())
+            (
+                format!("rtspsrc name=src ! rtph264depay ! {}", decode_chain(d)),
+                d.element.clone(),
+            )
         }
-        SourceSpec::V4l2 { .. } => ("v4l2src name=src ! decodebin".to_string(), "decodebin".to_string()),
-        SourceSpec::Test { pattern, width, height, fps, h264 } => {
+        SourceSpec::V4l2 { .. } => (
+            "v4l2src name=src ! decodebin".to_string(),
+            "decodebin".to_string(),
+        ),
+        SourceSpec::Test {
+            pattern,
+            width,
+            height,
+            fps,
+            h264,
+        } => {
             let raw = format!(
                 "videotestsrc name=src is-live=true pattern={pattern} ! video/x-raw,width={width},height={height},framerate={fps}/1"
             );
@@ -79,19 +94,28 @@ pub(crate) fn build(
         }
     };
     let description = format!("{head} ! videoconvert ! appsink name=sink");
-    let pipeline_error = |message: String| VideoError::Pipeline { source_name: source_name.to_string(), message };
+    let pipeline_error = |message: String| VideoError::Pipeline {
+        source_name: source_name.to_string(),
+        message,
+    };
     let element = gst::parse::launch(&description)
         .map_err(|e| pipeline_error(format!("cannot build pipeline `{description}`: {e}")))?;
     let pipeline = element
         .downcast::<gst::Pipeline>()
         .map_err(|_| pipeline_error("pipeline description did not produce a pipeline".into()))?;
     let by_name = |name: &str| {
-        pipeline.by_name(name).ok_or_else(|| pipeline_error(format!("internal: pipeline has no element {name}")))
+        pipeline
+            .by_name(name)
+            .ok_or_else(|| pipeline_error(format!("internal: pipeline has no element {name}")))
     };
     let src = by_name("src")?;
     match spec {
         SourceSpec::File { path } => src.set_property("location", path.to_string_lossy().as_ref()),
-        SourceSpec::Rtsp { location, username, password } => {
+        SourceSpec::Rtsp {
+            location,
+            username,
+            password,
+        } => {
             src.set_property("location", location.as_str());
             src.set_property("latency", RTSP_LATENCY_MS);
             let protocols = match transport {
@@ -107,13 +131,19 @@ pub(crate) fn build(
                 src.set_property("user-pw", pw.as_str());
             }
         }
-        SourceSpec::V4l2 { device } => src.set_property("device", device.to_string_lossy().as_ref()),
+        SourceSpec::V4l2 { device } => {
+            src.set_property("device", device.to_string_lossy().as_ref())
+        }
         SourceSpec::Test { .. } => {}
     }
     let sink = by_name("sink")?
         .downcast::<gst_app::AppSink>()
         .map_err(|_| pipeline_error("internal: sink is not an appsink".into()))?;
-    sink.set_caps(Some(&gst::Caps::builder("video/x-raw").field("format", "I420").build()));
+    sink.set_caps(Some(
+        &gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .build(),
+    ));
     sink.set_property("enable-last-sample", false);
     match mode {
         SinkMode::Newest { sync } => {
@@ -127,17 +157,31 @@ pub(crate) fn build(
             sink.set_sync(false);
         }
     }
-    Ok(BuiltPipeline { pipeline, sink, decoder: decoder_name })
+    Ok(BuiltPipeline {
+        pipeline,
+        sink,
+        decoder: decoder_name,
+    })
 }
 
 /// One-line text of a GStreamer error message: the element, the error and its debug detail.
 pub(crate) fn error_text(err: &gst::message::Error) -> String {
-    let element = err.src().map(|s| s.name().to_string()).unwrap_or_else(|| "pipeline".into());
+    let element = err
+        .src()
+        .map(|s| s.name().to_string())
+        .unwrap_or_else(|| "pipeline".into());
     let mut text = format!("{element}: {}", err.error());
     if let Some(debug) = err.debug() {
         let debug: String = debug.split_whitespace().collect::<Vec<_>>().join(" ");
         // The tail holds the useful part (the element path and reason); keep it readable.
-        let short: String = debug.chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
+        let short: String = debug
+            .chars()
+            .rev()
+            .take(300)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         text.push_str(&format!(" ({short})"));
     }
     text

@@ -9,13 +9,21 @@ pub enum CameraState {
     /// Pipeline being built or waiting for the first frame.
     Starting,
     /// Frames flowing; `decoder` names the GStreamer element in use.
-    Streaming { decoder: String },
+    Streaming {
+        decoder: String,
+    },
     /// The stream failed; a restart is due in `retry_in_ms`.
-    Reconnecting { attempt: u32, retry_in_ms: u64, error: String },
+    Reconnecting {
+        attempt: u32,
+        retry_in_ms: u64,
+        error: String,
+    },
     /// A `file://` source without `loop` reached its end.
     Ended,
     /// Given up (configuration error such as an unknown device or decoder).
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     Stopped,
 }
 

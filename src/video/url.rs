@@ -7,17 +7,27 @@ use std::path::{Path, PathBuf};
 /// A camera URL, understood.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SourceSpec {
-    File { path: PathBuf },
+    File {
+        path: PathBuf,
+    },
     Rtsp {
         /// URL without user info (credentials go to rtspsrc properties instead).
         location: String,
         username: Option<String>,
         password: Option<String>,
     },
-    V4l2 { device: PathBuf },
+    V4l2 {
+        device: PathBuf,
+    },
     /// `videotestsrc`; with `h264` the pattern is encoded and decoded again so the decoder path
     /// runs without a camera.
-    Test { pattern: String, width: u32, height: u32, fps: u32, h264: bool },
+    Test {
+        pattern: String,
+        width: u32,
+        height: u32,
+        fps: u32,
+        h264: bool,
+    },
 }
 
 impl SourceSpec {
@@ -34,7 +44,9 @@ impl SourceSpec {
             reason: reason.to_string(),
         };
         let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(bad("expected file://, rtsp://, rtsps://, v4l2:// or test://"));
+            return Err(bad(
+                "expected file://, rtsp://, rtsps://, v4l2:// or test://",
+            ));
         };
         match scheme.to_ascii_lowercase().as_str() {
             "file" => {
@@ -42,7 +54,9 @@ impl SourceSpec {
                 if path.is_empty() {
                     return Err(bad("no file path after file://"));
                 }
-                Ok(SourceSpec::File { path: PathBuf::from(path) })
+                Ok(SourceSpec::File {
+                    path: PathBuf::from(path),
+                })
             }
             "rtsp" | "rtsps" | "rtspt" | "rtspu" => {
                 let (authority, tail) = match rest.find(['/', '?', '#']) {
@@ -73,19 +87,38 @@ impl SourceSpec {
                 if let Some(file) = &settings.password_file {
                     password = Some(read_password_file(&settings.id, file)?);
                 }
-                Ok(SourceSpec::Rtsp { location: format!("{scheme}://{host}{tail}"), username, password })
+                Ok(SourceSpec::Rtsp {
+                    location: format!("{scheme}://{host}{tail}"),
+                    username,
+                    password,
+                })
             }
             "v4l2" => {
                 let device = rest.split(['?', '#']).next().unwrap_or("");
                 if device.is_empty() {
                     return Err(bad("no device after v4l2://, e.g. v4l2:///dev/video0"));
                 }
-                Ok(SourceSpec::V4l2 { device: PathBuf::from(device) })
+                Ok(SourceSpec::V4l2 {
+                    device: PathBuf::from(device),
+                })
             }
             "test" => {
-                let mut spec = SourceSpec::Test { pattern: "ball".into(), width: 1280, height: 720, fps: 25, h264: false };
+                let mut spec = SourceSpec::Test {
+                    pattern: "ball".into(),
+                    width: 1280,
+                    height: 720,
+                    fps: 25,
+                    h264: false,
+                };
                 let query = rest.split_once('?').map(|(_, q)| q).unwrap_or("");
-                if let SourceSpec::Test { pattern, width, height, fps, h264 } = &mut spec {
+                if let SourceSpec::Test {
+                    pattern,
+                    width,
+                    height,
+                    fps,
+                    h264,
+                } = &mut spec
+                {
                     for pair in query.split('&').filter(|p| !p.is_empty()) {
                         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
                         let number = || -> Result<u32, VideoError> {
@@ -97,8 +130,12 @@ impl SourceSpec {
                         };
                         match key {
                             "pattern" => {
-                                if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                                    return Err(bad(&format!("pattern {value:?} is not a videotestsrc pattern name")));
+                                if value.is_empty()
+                                    || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                                {
+                                    return Err(bad(&format!(
+                                        "pattern {value:?} is not a videotestsrc pattern name"
+                                    )));
                                 }
                                 *pattern = value.to_string();
                             }
@@ -108,9 +145,15 @@ impl SourceSpec {
                             "codec" => match value {
                                 "h264" => *h264 = true,
                                 "raw" => *h264 = false,
-                                _ => return Err(bad(&format!("codec must be h264 or raw, got {value:?}"))),
+                                _ => {
+                                    return Err(bad(&format!(
+                                        "codec must be h264 or raw, got {value:?}"
+                                    )))
+                                }
                             },
-                            _ => return Err(bad(&format!("unknown parameter {key:?} (pattern, width, height, fps, codec)"))),
+                            _ => return Err(bad(&format!(
+                                "unknown parameter {key:?} (pattern, width, height, fps, codec)"
+                            ))),
                         }
                     }
                 }
@@ -128,7 +171,12 @@ fn read_password_file(camera: &str, path: &Path) -> Result<String, VideoError> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(text.lines().next().unwrap_or("").trim_end_matches('\r').to_string())
+    Ok(text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('\r')
+        .to_string())
 }
 
 /// Decodes `%XX` escapes; malformed escapes are kept as written.
@@ -138,7 +186,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             if let Some(b) = hex {
                 out.push(b);
                 i += 3;
@@ -152,7 +202,9 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Query parameters whose values are hidden by [`redact_url`].
-const SECRET_PARAMS: &[&str] = &["password", "passwd", "pwd", "pass", "token", "secret", "key", "auth"];
+const SECRET_PARAMS: &[&str] = &[
+    "password", "passwd", "pwd", "pass", "token", "secret", "key", "auth",
+];
 
 /// The URL with any password (user info or a secret-looking query parameter) replaced by `***`,
 /// for logs, errors and the status page.
@@ -181,7 +233,9 @@ pub fn redact_url(url: &str) -> String {
             let query: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) => format!("{k}=***"),
+                    Some((k, _)) if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) => {
+                        format!("{k}=***")
+                    }
                     _ => pair.to_string(),
                 })
                 .collect();
@@ -197,14 +251,26 @@ mod tests {
     use super::*;
 
     fn settings(url: &str) -> CameraSettings {
-        CameraSettings { url: url.into(), ..CameraSettings::default() }
+        CameraSettings {
+            url: url.into(),
+            ..CameraSettings::default()
+        }
     }
 
     #[test]
     fn redaction_hides_passwords_only() {
-        assert_eq!(redact_url("rtsp://admin:s3cr%40t@10.0.0.5:554/h264?x=1"), "rtsp://admin:***@10.0.0.5:554/h264?x=1");
-        assert_eq!(redact_url("rtsp://admin@cam/stream"), "rtsp://admin@cam/stream");
-        assert_eq!(redact_url("rtsp://cam/s?user=a&password=b"), "rtsp://cam/s?user=a&password=***");
+        assert_eq!(
+            redact_url("rtsp://admin:s3cr%40t@10.0.0.5:554/h264?x=1"),
+            "rtsp://admin:***@10.0.0.5:554/h264?x=1"
+        );
+        assert_eq!(
+            redact_url("rtsp://admin@cam/stream"),
+            "rtsp://admin@cam/stream"
+        );
+        assert_eq!(
+            redact_url("rtsp://cam/s?user=a&password=b"),
+            "rtsp://cam/s?user=a&password=***"
+        );
         assert_eq!(redact_url("file:///tmp/a.mp4"), "file:///tmp/a.mp4");
     }
 
@@ -231,19 +297,38 @@ mod tests {
 
     #[test]
     fn test_pattern_parameters() {
-        let spec = SourceSpec::parse(&settings("test://?pattern=ball&width=320&height=240&fps=10&codec=h264")).unwrap();
-        assert_eq!(spec, SourceSpec::Test { pattern: "ball".into(), width: 320, height: 240, fps: 10, h264: true });
+        let spec = SourceSpec::parse(&settings(
+            "test://?pattern=ball&width=320&height=240&fps=10&codec=h264",
+        ))
+        .unwrap();
+        assert_eq!(
+            spec,
+            SourceSpec::Test {
+                pattern: "ball".into(),
+                width: 320,
+                height: 240,
+                fps: 10,
+                h264: true
+            }
+        );
         assert!(SourceSpec::parse(&settings("test://?width=abc")).is_err());
         assert!(SourceSpec::parse(&settings("test://?pattern=ball!fakesink")).is_err());
     }
 
     #[test]
     fn unknown_scheme_is_rejected_with_the_url() {
-        let err = SourceSpec::parse(&settings("http://u:pw@cam/x")).unwrap_err().to_string();
-        assert!(err.contains("http://u:***@cam/x") && !err.contains("pw@"), "{err}");
+        let err = SourceSpec::parse(&settings("http://u:pw@cam/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("http://u:***@cam/x") && !err.contains("pw@"),
+            "{err}"
+        );
         assert_eq!(
             SourceSpec::parse(&settings("file:///a%20b.mp4")).unwrap(),
-            SourceSpec::File { path: "/a b.mp4".into() }
+            SourceSpec::File {
+                path: "/a b.mp4".into()
+            }
         );
     }
 }

@@ -17,9 +17,15 @@ pub fn bin() -> PathBuf {
 
 /// Python with numpy, Pillow and OpenCV: the bootstrap's tools venv, else the system one.
 pub fn python() -> PathBuf {
-    let cache = std::env::var_os("BOOMGATE_CACHE").map(PathBuf::from).unwrap_or_else(|| repo().join(".cache"));
+    let cache = std::env::var_os("BOOMGATE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".cache"));
     let venv = cache.join("venv-tools/bin/python");
-    if venv.exists() { venv } else { PathBuf::from("python3") }
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
 }
 
 /// Ground truth written by scripts/clips/make_clip.py.
@@ -56,9 +62,16 @@ pub fn clip(args: &[&str]) -> (PathBuf, Truth) {
         hasher.write(&std::fs::read(repo().join(src)).expect("generator source"));
     }
     let synth = repo().join("scripts/synth");
-    let mut files: Vec<_> = std::fs::read_dir(&synth).expect("scripts/synth").flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&synth)
+        .expect("scripts/synth")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
-    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "py")) {
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "py"))
+    {
         hasher.write(&std::fs::read(f).unwrap());
     }
     let dir = repo().join("target/test-clips");
@@ -67,7 +80,8 @@ pub fn clip(args: &[&str]) -> (PathBuf, Truth) {
     let mp4 = dir.join(format!("{stem}.mp4"));
     let json = dir.join(format!("{stem}.json"));
     if !(mp4.exists() && json.exists()) {
-        let unique = format!("{}.{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], "");
+        let unique = format!("{}.{:?}", std::process::id(), std::thread::current().id())
+            .replace(['(', ')'], "");
         let tmp_mp4 = dir.join(format!("{stem}.{unique}.tmp.mp4"));
         let tmp_json = dir.join(format!("{stem}.{unique}.tmp.json"));
         let status = Command::new(python())
@@ -104,7 +118,11 @@ impl Fnv {
 
 /// A TCP port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Writes `text` to `dir/name` and returns the path.
@@ -116,8 +134,16 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// A config for `boomgate run` on `clip` (not looped) with one simulated relay `gate` that
 /// records its transitions, data in `dir/data`. `extra` is appended (more sections).
-pub fn gate_config(dir: &Path, camera_url: &str, loop_file: bool, allow_csv: Option<&Path>, extra: &str) -> PathBuf {
-    let import = allow_csv.map(|p| format!("import_csv = \"{}\"\n", p.display())).unwrap_or_default();
+pub fn gate_config(
+    dir: &Path,
+    camera_url: &str,
+    loop_file: bool,
+    allow_csv: Option<&Path>,
+    extra: &str,
+) -> PathBuf {
+    let import = allow_csv
+        .map(|p| format!("import_csv = \"{}\"\n", p.display()))
+        .unwrap_or_default();
     let text = format!(
         r#"[site]
 id = "test"
@@ -152,7 +178,11 @@ level = "info"
 {extra}
 "#,
         // Port 0: parallel daemons never collide; tests read the bound port from the log.
-        http = if extra.contains("[http]") { "" } else { "[http]\nlisten = \"127.0.0.1:0\"\n" },
+        http = if extra.contains("[http]") {
+            ""
+        } else {
+            "[http]\nlisten = \"127.0.0.1:0\"\n"
+        },
         transitions = dir.join("transitions.jsonl").display(),
         data = dir.join("data").display(),
     );
@@ -161,7 +191,10 @@ level = "info"
 
 /// Runs `boomgate` with `args`, returning (exit code, stdout, stderr).
 pub fn run_cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin()).args(args).output().expect("run boomgate");
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run boomgate");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -196,7 +229,10 @@ impl Daemon {
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 eprintln!("[daemon] {line}");
                 let mut l = sink.lock().unwrap();
                 l.push_str(&line);
@@ -241,11 +277,23 @@ impl Daemon {
 
     /// The status page address, from the "HTTP status page listening" log line.
     pub fn http_addr(&self, timeout: std::time::Duration) -> std::net::SocketAddr {
-        assert!(self.wait_log(timeout, |l| l.contains("HTTP status page listening")), "HTTP server did not start: {}", self.log());
+        assert!(
+            self.wait_log(timeout, |l| l.contains("HTTP status page listening")),
+            "HTTP server did not start: {}",
+            self.log()
+        );
         let log = self.log();
-        let line = log.lines().find(|l| l.contains("HTTP status page listening")).unwrap();
-        let addr = line.split("addr=").nth(1).and_then(|s| s.split_whitespace().next()).expect("addr= in the log line");
-        addr.parse().unwrap_or_else(|e| panic!("bad address '{addr}' in '{line}': {e}"))
+        let line = log
+            .lines()
+            .find(|l| l.contains("HTTP status page listening"))
+            .unwrap();
+        let addr = line
+            .split("addr=")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .expect("addr= in the log line");
+        addr.parse()
+            .unwrap_or_else(|e| panic!("bad address '{addr}' in '{line}': {e}"))
     }
 
     pub fn kill9(&mut self) {
@@ -255,7 +303,10 @@ impl Daemon {
 }
 
 fn unsafe_kill(pid: u32, signal: &str) {
-    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 impl Drop for Daemon {
@@ -267,10 +318,17 @@ impl Drop for Daemon {
 
 /// Relay transitions recorded by the simulated line: (active, monotonic ns).
 pub fn transitions(path: &Path) -> Vec<(bool, u64)> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .map(|v| (v["active"].as_bool().unwrap_or(false), v["mono_ns"].as_u64().unwrap_or(0)))
+        .map(|v| {
+            (
+                v["active"].as_bool().unwrap_or(false),
+                v["mono_ns"].as_u64().unwrap_or(0),
+            )
+        })
         .collect()
 }
 
@@ -322,12 +380,17 @@ impl RtspServer {
             let source = server.attach(Some(&ctx)).expect("RTSP server attach");
             tx.send(()).unwrap();
             ml.run();
-            server.client_filter(Some(&mut |_, _| gstreamer_rtsp_server::RTSPFilterResult::Remove));
+            server.client_filter(Some(&mut |_, _| {
+                gstreamer_rtsp_server::RTSPFilterResult::Remove
+            }));
             source.remove();
             drop(guard);
         });
         rx.recv().unwrap();
-        RtspServer { main_loop, thread: Some(thread) }
+        RtspServer {
+            main_loop,
+            thread: Some(thread),
+        }
     }
 
     pub fn stop(mut self) {

@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A mosquitto process listening on 127.0.0.1:`port`, killed on drop.
@@ -34,24 +37,42 @@ impl Broker {
         std::fs::create_dir_all(dir).unwrap();
         let conf = dir.join("mosquitto.conf");
         // As root, mosquitto drops to user `mosquitto`, which cannot read the test's temp dir.
-        let user = if unsafe { libc::geteuid() } == 0 { "user root\n" } else { "" };
+        let user = if unsafe { libc::geteuid() } == 0 {
+            "user root\n"
+        } else {
+            ""
+        };
         let text = format!(
             "{user}listener {port} 127.0.0.1\npersistence true\npersistence_location {}/\nlog_dest stderr\nlog_type error\nlog_type warning\n{extra}\n",
             dir.display()
         );
         std::fs::write(&conf, text).unwrap();
-        let mut b = Broker { port, dir: dir.to_path_buf(), conf, child: None };
+        let mut b = Broker {
+            port,
+            dir: dir.to_path_buf(),
+            conf,
+            child: None,
+        };
         b.resume();
         b
     }
 
     /// (Re)starts the process on the same port.
     pub fn resume(&mut self) {
-        let child = Command::new("mosquitto").arg("-c").arg(&self.conf).stdout(Stdio::null()).spawn().expect("mosquitto starts");
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("mosquitto starts");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not listen on {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -99,14 +120,18 @@ pub struct Sub {
 impl Sub {
     /// Waits until `n` subscriptions in all were acknowledged.
     pub async fn wait_subacks(&mut self, n: usize) {
-        tokio::time::timeout(Duration::from_secs(20), self.subacks.wait_for(|v| *v >= n)).await.expect("suback in time").expect("subscriber alive");
+        tokio::time::timeout(Duration::from_secs(20), self.subacks.wait_for(|v| *v >= n))
+            .await
+            .expect("suback in time")
+            .expect("subscriber alive");
     }
 }
 
 /// Subscribes to `topics` (QoS 1); returns once the subscriptions are acknowledged.
 pub async fn subscribe(port: u16, client_id: &str, topics: &[&str]) -> Sub {
     let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
-    opts.set_keep_alive(Duration::from_secs(5)).set_max_packet_size(1 << 20, 1 << 20);
+    opts.set_keep_alive(Duration::from_secs(5))
+        .set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut el) = AsyncClient::new(opts, 1000);
     let (tx, rx) = mpsc::unbounded_channel();
     let (ack_tx, subacks) = tokio::sync::watch::channel(0usize);
@@ -122,7 +147,11 @@ pub async fn subscribe(port: u16, client_id: &str, topics: &[&str]) -> Sub {
                     }
                 }
                 Ok(rumqttc::Event::Incoming(Packet::Publish(p))) => {
-                    let _ = tx.send(Msg { topic: p.topic.clone(), payload: p.payload.to_vec(), retain: p.retain });
+                    let _ = tx.send(Msg {
+                        topic: p.topic.clone(),
+                        payload: p.payload.to_vec(),
+                        retain: p.retain,
+                    });
                 }
                 Ok(rumqttc::Event::Incoming(Packet::SubAck(_))) => {
                     ack_tx.send_modify(|v| *v += 1);
@@ -137,7 +166,11 @@ pub async fn subscribe(port: u16, client_id: &str, topics: &[&str]) -> Sub {
             }
         }
     });
-    let mut sub = Sub { client, rx, subacks };
+    let mut sub = Sub {
+        client,
+        rx,
+        subacks,
+    };
     sub.wait_subacks(n).await;
     sub
 }
@@ -152,19 +185,26 @@ pub struct Proxy {
 
 impl Proxy {
     pub async fn start(target: u16) -> Proxy {
-        let mut p = Proxy { port: free_port(), target, task: None };
+        let mut p = Proxy {
+            port: free_port(),
+            target,
+            task: None,
+        };
         p.restore().await;
         p
     }
 
     pub async fn restore(&mut self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("proxy port free again");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("proxy port free again");
         let target = self.target;
         self.task = Some(tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             while let Ok((mut down, _)) = listener.accept().await {
                 conns.spawn(async move {
-                    if let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await {
+                    if let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    {
                         let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
                     }
                 });
@@ -181,14 +221,22 @@ impl Proxy {
 }
 
 /// Receives messages until `done` says so (panics after `secs`).
-pub async fn collect_until(rx: &mut mpsc::UnboundedReceiver<Msg>, secs: u64, mut done: impl FnMut(&[Msg]) -> bool) -> Vec<Msg> {
+pub async fn collect_until(
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    secs: u64,
+    mut done: impl FnMut(&[Msg]) -> bool,
+) -> Vec<Msg> {
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !done(&got) {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(m)) => got.push(m),
             Ok(None) => panic!("subscriber ended; got {} messages", got.len()),
-            Err(_) => panic!("timed out after {secs} s; got {} messages: {:?}", got.len(), got.iter().map(|m| (&m.topic, m.text())).collect::<Vec<_>>()),
+            Err(_) => panic!(
+                "timed out after {secs} s; got {} messages: {:?}",
+                got.len(),
+                got.iter().map(|m| (&m.topic, m.text())).collect::<Vec<_>>()
+            ),
         }
     }
     got
@@ -215,19 +263,40 @@ pub fn sample_event(i: usize, action: Action) -> Event {
         candidates: Vec::new(),
         bbox: BBox::new(10.0, 20.0, 110.0, 50.0),
         format: Some("eu".into()),
-        decision: Decision { action, reason: "not_listed".into(), matched_entry: None, distance: None },
+        decision: Decision {
+            action,
+            reason: "not_listed".into(),
+            matched_entry: None,
+            distance: None,
+        },
         relay: None,
         crop_url: None,
         frame_url: None,
-        latency: StageLatencies { detect_ms: 3.0, ocr_ms: 2.0, frame_to_decision_ms: 9.0, frame_to_relay_ms: None },
+        latency: StageLatencies {
+            detect_ms: 3.0,
+            ocr_ms: 2.0,
+            frame_to_decision_ms: 9.0,
+            frame_to_relay_ms: None,
+        },
         reads: 3,
     }
 }
 
 /// Stores events `range` with outbox rows for `channels`.
-pub fn insert_events(data: &Path, range: std::ops::Range<usize>, channels: &[&str], action: impl Fn(usize) -> Action) -> Vec<Event> {
+pub fn insert_events(
+    data: &Path,
+    range: std::ops::Range<usize>,
+    channels: &[&str],
+    action: impl Fn(usize) -> Action,
+) -> Vec<Event> {
     let mut store = Store::open(data).unwrap();
-    range.map(|i| store.insert_event(&sample_event(i, action(i)), channels, None, None).unwrap()).collect()
+    range
+        .map(|i| {
+            store
+                .insert_event(&sample_event(i, action(i)), channels, None, None)
+                .unwrap()
+        })
+        .collect()
 }
 
 pub fn outbox_depth(data: &Path) -> u64 {
@@ -235,7 +304,13 @@ pub fn outbox_depth(data: &Path) -> u64 {
 }
 
 pub fn relay_settings() -> Vec<RelaySettings> {
-    vec![RelaySettings { id: "gate".into(), pulse_ms: 200, max_pulse_ms: 1000, cooldown_ms: 0, ..RelaySettings::default() }]
+    vec![RelaySettings {
+        id: "gate".into(),
+        pulse_ms: 200,
+        max_pulse_ms: 1000,
+        cooldown_ms: 0,
+        ..RelaySettings::default()
+    }]
 }
 
 pub fn relays(lines: &SimulatedLines) -> Arc<RelayController> {
@@ -261,7 +336,8 @@ pub fn first_seen_ids(msgs: &[Msg]) -> (Vec<String>, usize) {
     let mut seen = std::collections::BTreeSet::new();
     let mut order = Vec::new();
     for m in msgs {
-        let ev: Event = serde_json::from_slice(&m.payload).expect("event payload parses as store::Event");
+        let ev: Event =
+            serde_json::from_slice(&m.payload).expect("event payload parses as store::Event");
         if seen.insert(ev.event_id.clone()) {
             order.push(ev.event_id);
         }

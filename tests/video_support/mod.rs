@@ -15,7 +15,15 @@ use std::time::{Duration, Instant};
 
 /// Encodes `frames` frames of a moving-ball test pattern to an H.264 MP4. `faststart` puts the
 /// index at the front (so a truncated copy still has it).
-pub fn make_clip(dir: &Path, name: &str, width: u32, height: u32, fps: u32, frames: u32, faststart: bool) -> PathBuf {
+pub fn make_clip(
+    dir: &Path,
+    name: &str,
+    width: u32,
+    height: u32,
+    fps: u32,
+    frames: u32,
+    faststart: bool,
+) -> PathBuf {
     let out = dir.join(name);
     let status = Command::new("gst-launch-1.0")
         .arg("-q")
@@ -33,7 +41,11 @@ pub fn make_clip(dir: &Path, name: &str, width: u32, height: u32, fps: u32, fram
 
 /// A camera config for `url` with the test's id.
 pub fn camera(id: &str, url: &str) -> CameraSettings {
-    CameraSettings { id: id.into(), url: url.into(), ..CameraSettings::default() }
+    CameraSettings {
+        id: id.into(),
+        url: url.into(),
+        ..CameraSettings::default()
+    }
 }
 
 /// Fresh stats for a camera.
@@ -56,7 +68,11 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// A TCP port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// An RTSP server on 127.0.0.1:`port` serving a live 320×240 25 fps H.264 test pattern at `/cam`.
@@ -83,7 +99,9 @@ impl RtspServer {
         factory.set_shared(true);
         if let Some((user, password)) = credentials {
             let auth = rtsp::RTSPAuth::new();
-            let token = rtsp::RTSPToken::builder().field(rtsp::RTSP_TOKEN_MEDIA_FACTORY_ROLE, "viewer").build();
+            let token = rtsp::RTSPToken::builder()
+                .field(rtsp::RTSP_TOKEN_MEDIA_FACTORY_ROLE, "viewer")
+                .build();
             auth.add_basic(rtsp::RTSPAuth::make_basic(user, password).as_str(), &token);
             server.set_auth(Some(&auth));
             factory.add_role_from_structure(
@@ -94,14 +112,22 @@ impl RtspServer {
             );
         }
         server.mount_points().unwrap().add_factory("/cam", factory);
-        let source = server.attach(Some(&context)).expect("RTSP server binds its port");
+        let source = server
+            .attach(Some(&context))
+            .expect("RTSP server binds its port");
         let main_loop = glib::MainLoop::new(Some(&context), false);
         let run_loop = main_loop.clone();
         let run_context = context.clone();
         let thread = std::thread::spawn(move || {
             run_context.with_thread_default(|| run_loop.run()).unwrap();
         });
-        RtspServer { server, context, main_loop, source: Some(source), thread: Some(thread) }
+        RtspServer {
+            server,
+            context,
+            main_loop,
+            source: Some(source),
+            thread: Some(thread),
+        }
     }
 
     /// Closes the listening socket and every client connection.
@@ -110,10 +136,15 @@ impl RtspServer {
     }
 
     fn shutdown(&mut self) {
-        if let Some(source) = self.source.take().and_then(|id| self.context.find_source_by_id(&id)) {
+        if let Some(source) = self
+            .source
+            .take()
+            .and_then(|id| self.context.find_source_by_id(&id))
+        {
             source.destroy();
         }
-        self.server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+        self.server
+            .client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
         self.main_loop.quit();
         if let Some(t) = self.thread.take() {
             let _ = t.join();

@@ -151,9 +151,11 @@ impl SourceSpec {
                                     )))
                                 }
                             },
-                            _ => return Err(bad(&format!(
+                            _ => {
+                                return Err(bad(&format!(
                                 "unknown parameter {key:?} (pattern, width, height, fps, codec)"
-                            ))),
+                            )))
+                            }
                         }
                     }
                 }

@@ -36,6 +36,9 @@ RUNTIME_PKGS=(
 TEST_PKGS=(
   libgstrtspserver-1.0-dev mosquitto mosquitto-clients openssl
   chromium chromium-driver
+  # aarch64 cross build, packages, image and its QEMU system test
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static binfmt-support qemu-system-arm
+  mmdebstrap arch-test uidmap e2fsprogs dosfstools mtools fdisk cpio kmod bmap-tools file
 )
 missing=()
 wanted=("${RUNTIME_PKGS[@]}")

@@ -39,6 +39,8 @@ TEST_PKGS=(
   # aarch64 cross build, packages, image and its QEMU system test
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static binfmt-support qemu-system-arm
   mmdebstrap arch-test uidmap e2fsprogs dosfstools mtools fdisk cpio kmod bmap-tools file
+  # HIL lab host: the RTSP camera (GStreamer's RTSP server through PyGObject)
+  python3-gi gir1.2-gst-rtsp-server-1.0
 )
 missing=()
 wanted=("${RUNTIME_PKGS[@]}")

@@ -234,3 +234,51 @@ fn media_write_failure_still_stores_the_event() {
         .expect("event stored without its image");
     assert_eq!(stored.frame_url, None);
 }
+
+#[test]
+fn disk_short_of_free_space_runs_retention_right_after_a_stored_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let (_log, log_rx) = relay_log_channel(4);
+    // More free space wanted than the file system has: the disk counts as full. The periodic
+    // run is 10 minutes away, so only the check after storing can free space in this test.
+    let free_mb = boomgate::store::free_bytes(dir.path()).expect("statvfs") / (1024 * 1024);
+    let mut opts = options(16);
+    opts.retention = Some(boomgate::config::StorageSettings {
+        data_dir: dir.path().to_path_buf(),
+        retention_days: 0,
+        max_disk_mb: 0,
+        min_free_mb: free_mb + 100_000,
+        ..Default::default()
+    });
+    let writer = StoreWriter::spawn(store, opts, Shutdown::new(), log_rx);
+    let mut stored_rx = writer.subscribe();
+    let f = frame(320, 240);
+    writer
+        .sender()
+        .try_submit(
+            event("full-1"),
+            Some((f.clone(), BBox::new(40.0, 30.0, 200.0, 80.0))),
+            Some(f),
+        )
+        .expect("queued");
+    let stored = stored_rx.blocking_recv().expect("stored");
+    assert_eq!(stored.event_id, "full-1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while writer.stats().retention_runs < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stats = writer.stats();
+    writer.shutdown();
+    assert_eq!(
+        stats.retention_runs, 2,
+        "one run at start, one after the event"
+    );
+    let report = stats.last_retention.expect("retention report");
+    assert!(report.deleted_by_quota >= 1, "{report:?}");
+    let store = Store::open(dir.path()).expect("reopen");
+    assert!(
+        store.event_by_id("full-1").expect("query").is_none(),
+        "the event with media was deleted to free space"
+    );
+}

@@ -357,6 +357,7 @@ pub struct StorageSettings {
     /// Media and database together stay below this many MiB; oldest events go first.
     pub max_disk_mb: u64,
     /// Keep at least this much free on the data file system (MiB); oldest events go first.
+    /// Checked at start, every 10 minutes, and after stored events (at most every 5 s).
     pub min_free_mb: u64,
     pub save_crops: bool,
     pub save_frames: bool,

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 /// Events stored per transaction at most.
 const MAX_BATCH: usize = 64;
 
+/// Least time between two free-space checks after stored events.
+const SPACE_CHECK_EVERY: Duration = Duration::from_secs(5);
+
 /// How the writer runs.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
@@ -262,6 +265,7 @@ impl Worker {
         let never = crossbeam_channel::never::<RelayLogEntry>();
         let tick = crossbeam_channel::tick(Duration::from_millis(200));
         let mut next_retention = Instant::now();
+        let mut last_space_check: Option<Instant> = None;
         // Files of events whose transaction never committed (crash, kill -9) are only ever
         // left behind by an earlier run; an hour of margin keeps clear of anything in flight.
         match self.store.sweep_orphan_media(Duration::from_secs(3600)) {
@@ -286,6 +290,12 @@ impl Worker {
                             }
                         }
                         self.store_batch(batch);
+                        if self.short_of_free_space(&mut last_space_check) {
+                            // The disk filled up between periodic runs (other files, a burst of
+                            // events): free space now rather than fail the next writes.
+                            self.retention();
+                            next_retention = Instant::now() + self.opts.retention_every;
+                        }
                     }
                     Err(_) => break,
                 },
@@ -317,6 +327,21 @@ impl Worker {
         if !entries.is_empty() {
             self.store_relay_log(&entries);
         }
+    }
+
+    /// Whether the data folder has less free space than `min_free_mb`. Checked after stored
+    /// events, at most every `SPACE_CHECK_EVERY` (one statvfs call).
+    fn short_of_free_space(&self, last_check: &mut Option<Instant>) -> bool {
+        let Some(settings) = &self.opts.retention else {
+            return false;
+        };
+        if settings.min_free_mb == 0 || last_check.is_some_and(|t| t.elapsed() < SPACE_CHECK_EVERY)
+        {
+            return false;
+        }
+        *last_check = Some(Instant::now());
+        super::retention::free_bytes(&settings.data_dir)
+            .is_some_and(|free| free < settings.min_free_mb.saturating_mul(1024 * 1024))
     }
 
     fn retention(&mut self) {

@@ -231,6 +231,11 @@ url = "file:///var/lib/boomgate/test/clip.mp4"
 loop = true
 relay = "gate"
 
+# Emulated (TCG) inference analyses a frame every second or more: keep tracks open across
+# such gaps, or no track ever collects the reads it needs.
+[tracker]
+max_gap_ms = 10000
+
 [access]
 import_csv = "/var/lib/boomgate/test/allowlist.csv"
 plate_cooldown_s = 5

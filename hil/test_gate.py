@@ -18,12 +18,19 @@ def active(shell):
     return "ActiveState=active" in out and "SubState=running" in out
 
 
+def vehicle(event):
+    """The plate of the car an event is about: the allow-list entry it matched (a read one OCR
+    confusion away still opens the gate for that car), else the plate as read."""
+    entry = event["decision"].get("matched_entry")
+    return entry["plate"] if entry else event["plate"]
+
+
 def new_events(lab, known, plates=None, count=1, timeout=READ_TIMEOUT):
     """Waits until `count` events not in `known` (of `plates`, if given) are stored."""
     def fresh():
         evs = [e for e in lab.api.events_or_empty() if e["event_id"] not in known]
         if plates is not None:
-            evs = [e for e in evs if e["plate"] in plates]
+            evs = [e for e in evs if vehicle(e) in plates]
         return evs if len(evs) >= count else None
     return wait_until(f"{count} new event(s) of {plates or 'any plate'}", fresh, timeout)
 
@@ -86,7 +93,9 @@ def test_denied_plate_does_not_open(shell, lab, report):
 
 def test_same_car_twice_within_cooldown_opens_once(shell, lab, report):
     known = ids(lab)
-    since, _ = lab.play("twice", "BRA2E19:br-mercosul,BRA2E19:br-mercosul")
+    # 14 s of empty lane between the passes: longer than the board's max_gap_ms (10 s), so the
+    # second pass is a new vehicle to the tracker, and well inside the 60 s plate cooldown.
+    since, _ = lab.play("twice", "BRA2E19:br-mercosul,BRA2E19:br-mercosul", gap_s=14)
     events = new_events(lab, known, {"BRA2E19"}, count=2)
     time.sleep(3)
     lab.camera.stop()
@@ -100,13 +109,15 @@ def test_same_car_twice_within_cooldown_opens_once(shell, lab, report):
 def test_broker_outage_and_recovery(shell, lab, report):
     known = ids(lab)
     lab.broker.stop()
-    since, _ = lab.play("broker", "7KTR481:us")
-    (event,) = new_events(lab, known, {"7KTR481"})
-    lab.camera.stop()
-    assert len(lab.relay.rising(since)) == 1, "the gate works while the broker is down"
-    assert event["event_id"] not in lab.broker.event_ids()
-    t = time.time()
-    lab.broker.start()
+    try:
+        since, _ = lab.play("broker", "7KTR481:us")
+        (event,) = new_events(lab, known, {"7KTR481"})
+        lab.camera.stop()
+        assert len(lab.relay.rising(since)) == 1, "the gate works while the broker is down"
+        assert event["event_id"] not in lab.broker.event_ids()
+    finally:
+        t = time.time()
+        lab.broker.start()  # the later scenarios need it, whatever happened here
     everything = ids(lab)
     wait_until("every stored event delivered after the broker came back",
                lambda: everything <= lab.broker.event_ids(), 180)
@@ -156,7 +167,7 @@ def test_data_partition_almost_full(shell, lab, report):
         since, _ = lab.play("full", "RIO3B45:br-mercosul")
         (event,) = new_events(lab, known, {"RIO3B45"})
         lab.camera.stop()
-        assert event["decision"]["action"] == "open"
+        assert event["decision"]["action"] == "open", event["decision"]
         assert len(lab.relay.rising(since)) == 1, "the gate keeps working with a full disk"
         time.sleep(8)  # the next free-space check after a stored event
         out, _, _ = shell.run("df -B1 --output=avail /var/lib/boomgate | tail -n1")

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Lab host camera: serves one H.264 MP4 clip over RTSP at its real speed, from the start for each
-client, and reports on stdout (JSON lines) when the first frame showing each vehicle's plate
+"""Lab host camera: serves one H.264 MP4 clip over RTSP at its real speed, once (a client that
+reconnects after its end gets an empty black lane), and reports on stdout (JSON lines) when the first frame showing each vehicle's plate
 leaves the server — the "glass" time of the glass-to-relay latency.
 
     rtsp_server.py --port 8554 --clip clip.mp4 --truth clip.json
@@ -49,11 +49,17 @@ def main():
         f'( filesrc location="{args.clip}" ! qtdemux ! h264parse ! '
         "rtph264pay name=pay0 pt=96 config-interval=1 )")
     factory.set_shared(False)
+    # The clip plays once: a board that reconnects after its end gets an empty black lane, not
+    # the same cars again.
+    idle = ("( videotestsrc pattern=black is-live=true ! video/x-raw,width=640,height=360,"
+            "framerate=5/1 ! x264enc tune=zerolatency speed-preset=ultrafast ! "
+            "rtph264pay name=pay0 pt=96 config-interval=1 )")
 
     def emit(obj):
         print(json.dumps(obj), flush=True)
 
-    def on_configure(_factory, media):
+    def on_configure(factory, media):
+        factory.set_launch(idle)
         pending = list(marks)
         pay = media.get_element().get_by_name("pay0")
 

@@ -10,12 +10,11 @@ second, so a datagram lost while the network comes up does no harm).
 """
 import os
 import shutil
-import subprocess
 import sys
 
 HIL = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(HIL), "tests", "system"))
-from qemu_system_test import debugfs, guest_passwd  # noqa: E402
+from qemu_system_test import make_data_disk, prepare_root  # noqa: E402
 
 RELAY_LINE = 5  # line 3 is the gpio-keys power button
 HOST = "10.0.2.2"  # the lab host as QEMU's user network shows it to the guest
@@ -98,30 +97,9 @@ done
 
 def prepare(image_dir, work, mqtt_port, rtsp_port, relay_port):
     os.makedirs(work, exist_ok=True)
-    root = os.path.join(work, "root.ext4")
-    subprocess.run(["cp", "--sparse=always", os.path.join(image_dir, "root.ext4"), root], check=True)
     for f in ("vmlinuz", "initrd.img"):
         shutil.copy(os.path.join(image_dir, f), os.path.join(work, f))
-    uid, gid = guest_passwd(root)
-    files = os.path.join(work, "guest-files")
-    os.makedirs(files, exist_ok=True)
-
-    def put(name, text, mode=0o644):
-        p = os.path.join(files, name)
-        with open(p, "w") as f:
-            f.write(text)
-        os.chmod(p, mode)
-        return p
-
-    config = put("boomgate.toml", board_config(mqtt_port, rtsp_port))
-    autologin = put("autologin.conf", """[Service]
-ExecStart=
-ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,38400,9600 %I $TERM
-""")
-    # Bracketed-paste escapes around the prompt would hide it from labgrid's ShellDriver.
-    inputrc = put("inputrc", "set enable-bracketed-paste off\n")
-    observer = put("relay-observer", OBSERVER, 0o755)
-    unit = put("relay-observer.service", f"""[Unit]
+    unit = f"""[Unit]
 Description=HIL relay observer
 After=sys-kernel-debug.mount
 Before=boomgate.service
@@ -131,18 +109,11 @@ ExecStart=/usr/local/bin/relay-observer {RELAY_LINE} {HOST} {relay_port}
 
 [Install]
 WantedBy=multi-user.target
-""")
-    debugfs(root, [
-        "rm /etc/boomgate/boomgate.toml",
-        f"write {config} /etc/boomgate/boomgate.toml",
-        "mkdir /etc/systemd/system/serial-getty@ttyAMA0.service.d",
-        f"write {autologin} /etc/systemd/system/serial-getty@ttyAMA0.service.d/autologin.conf",
-        f"write {inputrc} /root/.inputrc",
-        f"write {observer} /usr/local/bin/relay-observer",
-        f"write {unit} /etc/systemd/system/relay-observer.service",
-        "symlink /etc/systemd/system/multi-user.target.wants/relay-observer.service "
-        "/etc/systemd/system/relay-observer.service",
-    ])
+"""
+    # Bracketed-paste escapes around the prompt would hide it from labgrid's ShellDriver.
+    inputrc = ("inputrc", "set enable-bracketed-paste off\n", "/root/.inputrc")
+    _, uid, gid = prepare_root(image_dir, work, board_config(mqtt_port, rtsp_port),
+                               "relay-observer", OBSERVER, unit, extra=[inputrc])
     tree = os.path.join(work, "data-tree")
     shutil.rmtree(tree, ignore_errors=True)
     os.makedirs(os.path.join(tree, "hil"))
@@ -150,9 +121,7 @@ WantedBy=multi-user.target
         f.write("plate,list,label,valid_from,valid_until,schedule,relays\n")
         for p in ALLOWED:
             f.write(f"{p},allow,HIL,,,,\n")
-    data = os.path.join(work, "data.ext4")
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "boomgate-data", "-d", tree,
-                    "-E", f"root_owner={uid}:{gid}", data, "256M"], check=True)
+    make_data_disk(work, tree, uid, gid, "256M")
 
 
 if __name__ == "__main__":

@@ -178,6 +178,15 @@ class MqttLog:
                         pass
         return ids
 
+    def delivered(self, ids, timeout=120):
+        """Whether every event in `ids` reaches the subscriber within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not ids <= self.event_ids():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(2)
+        return True
+
     def stop(self):
         for p in (self.sub, self.broker):
             p.terminate()
@@ -206,7 +215,17 @@ def guest_passwd(image):
     raise Failure(f"no boomgate user in {image}: was the .deb installed?")
 
 
-def prepare_disks(image_dir, work, mqtt_port, clip, allowlist):
+AUTOLOGIN = """[Service]
+ExecStart=
+ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,38400,9600 %I $TERM
+"""
+
+
+def prepare_root(image_dir, work, config, observer, script, unit, extra=()):
+    """A copy of the image's root filesystem for one run, changed with debugfs (no mounts): the
+    run's boomgate config, root autologin on the serial console, and the relay observer
+    (`script` as /usr/local/bin/<observer>, enabled as <observer>.service). `extra`: more
+    (name, text, guest path) files. Returns (root image, boomgate uid, gid)."""
     root = os.path.join(work, "root.ext4")
     subprocess.run(["cp", "--sparse=always", os.path.join(image_dir, "root.ext4"), root], check=True)
     uid, gid = guest_passwd(root)
@@ -220,7 +239,33 @@ def prepare_disks(image_dir, work, mqtt_port, clip, allowlist):
         os.chmod(p, mode)
         return p
 
-    config = put("boomgate.toml", f"""
+    unit_path = f"/etc/systemd/system/{observer}.service"
+    commands = [
+        "rm /etc/boomgate/boomgate.toml",
+        f"write {put('boomgate.toml', config)} /etc/boomgate/boomgate.toml",
+        "mkdir /etc/systemd/system/serial-getty@ttyAMA0.service.d",
+        f"write {put('autologin.conf', AUTOLOGIN)} "
+        "/etc/systemd/system/serial-getty@ttyAMA0.service.d/autologin.conf",
+        f"write {put(observer, script, 0o755)} /usr/local/bin/{observer}",
+        f"write {put(observer + '.service', unit)} {unit_path}",
+        f"symlink /etc/systemd/system/multi-user.target.wants/{observer}.service {unit_path}",
+    ]
+    commands += [f"write {put(name, text)} {guest}" for name, text, guest in extra]
+    debugfs(root, commands)
+    return root, uid, gid
+
+
+def make_data_disk(work, tree, uid, gid, size):
+    """The data partition image (label boomgate-data) holding `tree`, its root owned by the
+    boomgate user."""
+    data = os.path.join(work, "data.ext4")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "boomgate-data", "-d", tree,
+                    "-E", f"root_owner={uid}:{gid}", data, size], check=True)
+    return data
+
+
+def prepare_disks(image_dir, work, mqtt_port, clip, allowlist):
+    config = f"""
 [site]
 id = "systest"
 name = "QEMU system test"
@@ -260,12 +305,8 @@ enabled = true
 url = "mqtt://10.0.2.2:{mqtt_port}"
 client_id = "boomgate-systest"
 status_interval_s = 10
-""")
-    autologin = put("autologin.conf", """[Service]
-ExecStart=
-ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,38400,9600 %I $TERM
-""")
-    monitor = put("relay-monitor", r"""#!/bin/bash
+"""
+    monitor = r"""#!/bin/bash
 # Reports the relay line as gpiolib sees it (debugfs), independently of boomgate.
 line="$1"; prev=""
 while :; do
@@ -284,8 +325,8 @@ while :; do
   fi
   sleep 0.05
 done
-""", 0o755)
-    unit = put("relay-monitor.service", f"""[Unit]
+"""
+    unit = f"""[Unit]
 Description=system test: relay line observer
 After=sys-kernel-debug.mount
 Before=boomgate.service
@@ -295,25 +336,13 @@ ExecStart=/usr/local/bin/relay-monitor {RELAY_LINE}
 
 [Install]
 WantedBy=multi-user.target
-""")
-    debugfs(root, [
-        "rm /etc/boomgate/boomgate.toml",
-        f"write {config} /etc/boomgate/boomgate.toml",
-        "mkdir /etc/systemd/system/serial-getty@ttyAMA0.service.d",
-        f"write {autologin} /etc/systemd/system/serial-getty@ttyAMA0.service.d/autologin.conf",
-        f"write {monitor} /usr/local/bin/relay-monitor",
-        f"write {unit} /etc/systemd/system/relay-monitor.service",
-        "symlink /etc/systemd/system/multi-user.target.wants/relay-monitor.service "
-        "/etc/systemd/system/relay-monitor.service",
-    ])
+"""
+    root, uid, gid = prepare_root(image_dir, work, config, "relay-monitor", monitor, unit)
     data_tree = os.path.join(work, "data-tree")
     os.makedirs(os.path.join(data_tree, "test"))
     shutil.copy(clip, os.path.join(data_tree, "test", "clip.mp4"))
     shutil.copy(allowlist, os.path.join(data_tree, "test", "allowlist.csv"))
-    data = os.path.join(work, "data.ext4")
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "boomgate-data", "-d", data_tree,
-                    "-E", f"root_owner={uid}:{gid}", data, "512M"], check=True)
-    return root, data
+    return root, make_data_disk(work, data_tree, uid, gid, "512M")
 
 
 def make_clip(work):
@@ -465,11 +494,8 @@ def main():
                   f"pulse at {start:.1f} s lasted {length:.0f} ms (configured {PULSE_MS} ms)")
 
         # 2. Events reach the host over MQTT.
-        deadline = time.monotonic() + 120
         ids = {e["event_id"] for e in events}
-        while time.monotonic() < deadline and not ids <= mqtt.event_ids():
-            time.sleep(2)
-        check(ids <= mqtt.event_ids(), f"all {len(ids)} stored events reached the host broker")
+        check(mqtt.delivered(ids), f"all {len(ids)} stored events reached the host broker")
 
         # 3. kill -9: restarted by systemd, nothing lost.
         before = {e["event_id"] for e in all_events(http_port)}
@@ -483,10 +509,7 @@ def main():
         events = wait_plates(http_port, ALLOWED[:1], args.plate_timeout, since_ids=frozenset(before))
         now = {e["event_id"] for e in events}
         check(before <= now, f"all {len(before)} events stored before the kill are still there")
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not now <= mqtt.event_ids():
-            time.sleep(2)
-        check(now <= mqtt.event_ids(), f"all {len(now)} events reached the broker across the kill")
+        check(mqtt.delivered(now), f"all {len(now)} events reached the broker across the kill")
 
         # 4. Clean reboot.
         before = {e["event_id"] for e in all_events(http_port)}
@@ -499,10 +522,7 @@ def main():
         events = wait_plates(http_port, ALLOWED[:1], args.plate_timeout, since_ids=frozenset(before))
         now = {e["event_id"] for e in events}
         check(before <= now, f"all {len(before)} events survived the reboot (data partition)")
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not now <= mqtt.event_ids():
-            time.sleep(2)
-        check(now <= mqtt.event_ids(), f"all {len(now)} events reached the broker after the reboot")
+        check(mqtt.delivered(now), f"all {len(now)} events reached the broker after the reboot")
         _, out = con.run("findmnt -n -o SOURCE,FSTYPE /var/lib/boomgate", 30)
         check("ext4" in out, f"/var/lib/boomgate is the data partition ({out.strip()})")
         ok = True

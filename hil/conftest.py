@@ -18,6 +18,13 @@ MEASURES = {}  # name -> list of values
 NOTES = {}
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
 def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         name = report.nodeid.split("::")[-1]
@@ -109,3 +116,26 @@ def strategy(target):
 def shell(strategy, target):
     strategy.transition("shell")
     return target.get_driver("ShellDriver")
+
+
+@pytest.fixture(autouse=True)
+def journal_on_failure(request, target):
+    """A failed scenario leaves the board's side of the story next to the report: the daemon's
+    journal since the scenario started, in out/hil/journal-<scenario>.txt."""
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 5))
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    out = os.environ.get("LG_HIL_OUT")
+    if not (rep and rep.failed and out):
+        return
+    path = os.path.join(out, f"journal-{request.node.name}.txt")
+    try:
+        shell = target.get_driver("ShellDriver")
+        # The board's clock is UTC (no RTC offset in the image), like this timestamp.
+        lines, _, _ = shell.run(f"journalctl --no-pager -o short-precise -u boomgate "
+                                f"--since '{since}' | tail -n 400", timeout=60)
+        text = "\n".join(lines)
+    except Exception as e:  # the board may be down; say so rather than hide the failure
+        text = f"journal not available: {e}"
+    with open(path, "w") as f:
+        f.write(text + "\n")

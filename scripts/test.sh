@@ -3,7 +3,8 @@
 # real GStreamer, LiteRT, SQLite, mosquitto and HTTP, including the slow ones that `cargo test`
 # skips for daily work (marked #[ignore]: browser, long clips, system tests); then the appliance:
 # the aarch64 cross build and its unit tests under qemu-aarch64, the arm64 and amd64 packages
-# (install, upgrade, purge), the qemu and rpi4 images, and the QEMU system test.
+# (install, upgrade, purge), the qemu and rpi4 images, the QEMU system test, and the HIL gate
+# scenarios (hil/) on the QEMU board.
 #
 #   scripts/test.sh               everything (what CI runs)
 #   scripts/test.sh --no-image    skip the appliance part
@@ -58,5 +59,7 @@ if [ "$WITH_IMAGE" = 1 ]; then
   $SUDO scripts/build-image.sh qemu
   step "QEMU system test"
   python3 tests/system/qemu_system_test.py
+  step "HIL scenarios on the QEMU board"
+  hil/run.sh qemu
 fi
 step "done"

@@ -21,10 +21,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def clip(name, plates, cache, wait_s=8, gap_s=6, width=640, height=360, fps=5):
+def clip(name, plates, cache, wait_s=8, gap_s=6, width=960, height=540, fps=10):
     """A generated scenario clip with known plates ("TEXT:style,..."), cached by its arguments.
-    Small and slow by default: an emulated board analyses well under one frame per second, and
-    the detector sees 640 pixels across anyway. `gap_s` of empty lane comes first too: the
+    960x540 keeps plate crops large enough for the OCR after the detector's downscale; smaller
+    clips gave misreads on the emulated board. `gap_s` of empty lane comes first too: the
     board needs a moment to (re)connect to the camera. Returns (mp4 path, truth dict)."""
     args = ["--width", str(width), "--height", str(height), "--fps", str(fps), "--plates", plates,
             "--wait-s", str(wait_s), "--gap-s", str(gap_s), "--seed", "7"]

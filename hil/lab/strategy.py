@@ -26,6 +26,8 @@ class BoardStrategy(Strategy):
     }
     status = attr.ib(default=Status.unknown)
     boot_timeout = attr.ib(default=900, validator=attr.validators.instance_of(int))
+    #: Host time of the last power-on, for boot-time measurements.
+    powered_on_at = attr.ib(default=None)
 
     @never_retry
     @step(args=["status"])
@@ -46,6 +48,7 @@ class BoardStrategy(Strategy):
             self.transition(Status.off)
             self.target.activate(self.console)
             self.power.on()
+            self.powered_on_at = time.time()
             self.target.activate(self.shell)
             self._await_startup()
         self.status = status

@@ -53,5 +53,11 @@ set +e
 rc=$?
 set -e
 [ -f "$OUT/report.md" ] && cat "$OUT/report.md"
+# A failed scenario's board journal goes to the log too: CI keeps only what was printed.
+for j in "$OUT"/journal-*.txt; do
+  [ -f "$j" ] || continue
+  echo "=== $(basename "$j") (last 80 lines)"
+  tail -n 80 "$j"
+done
 if [ "$rc" -eq 0 ]; then rm -rf "$LG_HIL_WORK"; fi
 exit "$rc"

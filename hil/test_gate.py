@@ -138,7 +138,13 @@ def test_camera_loss_and_return(shell, lab, report):
     time.sleep(10)
     known = ids(lab)
     t_back, _ = lab.play("camera-b", "KLM2T08:br-mercosul")
-    new_events(lab, known, {"KLM2T08"}, timeout=READ_TIMEOUT)
+    try:
+        new_events(lab, known, {"KLM2T08"}, timeout=READ_TIMEOUT)
+    except AssertionError:
+        report.note(f"board streams opened {[round(t - t_back, 1) for t in lab.camera.clients()]} s "
+                    f"after the camera returned; plate frames sent at "
+                    f"{[(round(t - t_back, 1), p) for t, p in lab.camera.plate_frames()]} s")
+        raise
     t_read = time.time()
     lab.camera.stop()
     streams = lab.camera.clients()

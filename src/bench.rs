@@ -29,12 +29,32 @@ fn mean(v: &[f64]) -> f64 {
     }
 }
 
-/// Peak resident set size of this process (VmHWM), MiB.
-pub fn peak_rss_mib() -> Option<f64> {
+/// A `/proc/self/status` memory field (`VmHWM`, `VmRSS`, `RssAnon`, `RssFile`), MiB.
+fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status
+        .lines()
+        .find(|l| l.split(':').next() == Some(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Peak resident set size of this process (VmHWM), MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM")
+}
+
+/// One line of where the memory is at a point of the run: resident now (anonymous + mapped
+/// files) and the peak so far.
+fn memory_line(when: &str) {
+    let f = |field| status_mib(field).unwrap_or(f64::NAN);
+    println!(
+        "memory {when}: resident {:.1} MiB (anonymous {:.1}, files {:.1}), peak {:.1} MiB",
+        f("VmRSS"),
+        f("RssAnon"),
+        f("RssFile"),
+        f("VmHWM")
+    );
 }
 
 pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<ExitCode, Failure> {
@@ -49,10 +69,12 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
     let (frames, secs) = decode_benchmark(video, decoder)?;
     let decode_fps = frames as f64 / secs.max(1e-9);
     println!("decode-only: {frames} frames in {secs:.2} s = {decode_fps:.1} fps");
+    memory_line("after decode-only");
 
     // 2. Full pipeline: decode → detect → read → track → decide → relay (simulated line).
     let runtime = Runtime::load(&config.runtime)?;
     let mut recognizer = Recognizer::load(&runtime, config)?;
+    memory_line("with models loaded");
     let formats = PlateFormats::from_settings(&config.formats)
         .map_err(|e| Failure::new(ExitKind::Usage, e.to_string()))?;
     let mut tracker = Tracker::new("bench", &config.tracker, formats);
@@ -189,6 +211,7 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
         percentile(&to_relay, 0.99),
         to_relay.len()
     );
+    memory_line("after the full pipeline");
     let rss = peak_rss_mib().unwrap_or(f64::NAN);
     println!("peak RSS: {rss:.1} MiB");
     let bound = decode_fps.min(1000.0 / det_ms);

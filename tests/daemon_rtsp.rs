@@ -48,3 +48,56 @@ fn rtsp_camera_outage_and_return() {
     );
     assert!(d.log().matches("ABC1234").count() >= 2);
 }
+
+/// A camera that drops out while a car waits in view and comes back after longer than the
+/// tracker's gap: the car seen again is a new pass, although the new RTSP session's clock
+/// restarts below the old one (the HIL camera-loss scenario once lost this read).
+#[test]
+fn the_same_car_after_an_outage_longer_than_the_track_gap_is_a_new_pass() {
+    let (clip, _) = clip(&[
+        "--plates",
+        "ABC1234:br-old",
+        "--seed",
+        "32",
+        "--wait-s",
+        "10",
+    ]);
+    let port = free_port();
+    let server = RtspServer::start(port, &clip);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = gate_config(
+        dir.path(),
+        &format!("rtsp://127.0.0.1:{port}/lane"),
+        false,
+        None,
+        "[tracker]\nmax_gap_ms = 6000\n",
+    );
+    let d = Daemon::start(&cfg);
+    let passes = |l: &str| l.matches("vehicle pass").count();
+    assert!(
+        d.wait_log(Duration::from_secs(90), |l| passes(l) >= 1),
+        "no read from RTSP: {}",
+        d.log()
+    );
+    // The car is still waiting at the barrier.
+    server.stop();
+    assert!(
+        d.wait_log(Duration::from_secs(60), |l| l.contains("reconnecting")),
+        "outage not visible: {}",
+        d.log()
+    );
+    std::thread::sleep(Duration::from_secs(7));
+    let log = d.log();
+    let (before, ended_before) = (passes(&log), log.matches("stream ended").count());
+    let _server = RtspServer::start(port, &clip);
+    // Within the session that shows the car again: after the clip ends the server serves it anew
+    // and a later session would hide the failure.
+    d.wait_log(Duration::from_secs(90), |l| {
+        passes(l) > before || l.matches("stream ended").count() > ended_before
+    });
+    assert!(
+        passes(&d.log()) > before,
+        "the car seen again after the outage was not a new pass: {}",
+        d.log()
+    );
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Lab host camera: serves one H.264 MP4 clip over RTSP at its real speed, once (a client that
-reconnects after its end gets an empty black lane), and reports on stdout (JSON lines) when the first frame showing each vehicle's plate
-leaves the server — the "glass" time of the glass-to-relay latency.
+connects after a car was shown gets an empty black lane), and reports on stdout (JSON lines)
+when the first frame showing each vehicle's plate leaves the server — the "glass" time of the
+glass-to-relay latency.
 
     rtsp_server.py --port 8554 --clip clip.mp4 --truth clip.json
 Stream: rtsp://<host>:<port>/cam. Uses GStreamer's RTSP server through PyGObject (Debian:
@@ -49,8 +50,8 @@ def main():
         f'( filesrc location="{args.clip}" ! qtdemux ! h264parse ! '
         "rtph264pay name=pay0 pt=96 config-interval=1 )")
     factory.set_shared(False)
-    # The clip plays once: a board that reconnects after its end gets an empty black lane, not
-    # the same cars again.
+    # The clip plays once: a board that reconnects later gets an empty black lane, not the same
+    # cars again.
     idle = ("( videotestsrc pattern=black is-live=true ! video/x-raw,width=640,height=360,"
             "framerate=5/1 ! x264enc tune=zerolatency speed-preset=ultrafast ! "
             "rtph264pay name=pay0 pt=96 config-interval=1 )")
@@ -59,13 +60,15 @@ def main():
         print(json.dumps(obj), flush=True)
 
     def on_configure(factory, media):
-        factory.set_launch(idle)
         pending = list(marks)
         pay = media.get_element().get_by_name("pay0")
 
         def probe(_pad, info):
             buf = info.get_buffer()
             while pending and buf.pts != Gst.CLOCK_TIME_NONE and buf.pts >= pending[0][0]:
+                # Once a car has been shown, later clients get the empty lane; a client that
+                # dropped before that (a failed first attempt) still gets the whole clip.
+                factory.set_launch(idle)
                 pts, text = pending.pop(0)
                 emit({"event": "first_plate_frame", "plate": text, "pts_ms": pts // 1_000_000,
                       "t": time.time()})

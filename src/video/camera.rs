@@ -554,6 +554,7 @@ impl Supervisor {
         let camera = self.plan.camera.clone();
         let seq = self.seq.clone();
         let min_interval = self.plan.min_interval;
+        let live = self.plan.spec.is_live();
         let mut last_accepted: Option<Instant> = None;
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
@@ -575,7 +576,13 @@ impl Supervisor {
                     }
                     let n = seq.fetch_add(1, Ordering::Relaxed);
                     match frame_from_sample(&sample, &camera, n, wall, mono) {
-                        Ok(frame) => {
+                        Ok(mut frame) => {
+                            // A live stream's clock restarts at every reconnect, so its
+                            // timestamps cannot order frames across an outage; the tracker
+                            // uses capture time for these.
+                            if live {
+                                frame.pts_ms = None;
+                            }
                             let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
                             if slot.frame.replace(frame).is_some() {
                                 stats.frames_dropped.fetch_add(1, Ordering::Relaxed);

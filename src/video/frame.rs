@@ -21,7 +21,8 @@ pub struct Frame {
     pub height: u32,
     pub range: ColorRange,
     data: Arc<[u8]>,
-    /// Stream position (file/RTSP presentation time), when known.
+    /// Position in a video file (presentation time). `None` for live sources (RTSP, V4L2,
+    /// test pattern), whose clock restarts at every reconnect.
     pub pts_ms: Option<u64>,
     /// Wall-clock capture time (when the decoded frame reached boomgate).
     pub captured_at: jiff::Timestamp,

@@ -45,7 +45,10 @@ struct Detection<'a> {
     char_confidences: Vec<f32>,
 }
 
-/// The single read that best shows the plate (its frame becomes the event's picture).
+/// The single plate-shaped read that best shows the plate (its frame becomes the event's
+/// picture). Only plausible reads (see [`crate::pipeline::plausible`]) keep a frame: in a busy
+/// scene most tracks are window rows and signs, and a decoded 1080p frame held by each of them
+/// was the largest share of the daemon's memory.
 struct BestRead {
     confidence: f32,
     bbox: BBox,
@@ -127,6 +130,8 @@ pub struct Tracker {
     /// Clock origin for frames without a stream position.
     mono_origin: Option<Instant>,
     last_time_ms: Option<u64>,
+    /// The latest frame pushed: the picture of a read whose track never had a plausible read.
+    last_frame: Option<Frame>,
     stats: TrackerStats,
 }
 
@@ -140,6 +145,7 @@ impl Tracker {
             next_id: 1,
             mono_origin: None,
             last_time_ms: None,
+            last_frame: None,
             stats: TrackerStats::default(),
         }
     }
@@ -191,6 +197,7 @@ impl Tracker {
             out.extend(self.flush());
         }
         self.last_time_ms = Some(now);
+        self.last_frame = Some(frame.clone());
         self.close_stale(now, &mut out);
 
         let mark = FrameMark {
@@ -298,10 +305,11 @@ impl Tracker {
                 entry.0 += 1;
                 entry.1 += confidence;
             }
-            if track
-                .best
-                .as_ref()
-                .is_none_or(|b| confidence > b.confidence)
+            if crate::pipeline::plausible(&det.text, confidence)
+                && track
+                    .best
+                    .as_ref()
+                    .is_none_or(|b| confidence > b.confidence)
             {
                 track.best = Some(BestRead {
                     confidence,
@@ -398,10 +406,11 @@ impl Tracker {
             );
             candidates.truncate(MAX_CANDIDATES);
         }
-        let (bbox, frame) = match &track.best {
-            Some(b) => (b.bbox, b.frame.clone()),
-            // Unreachable in practice: a track with a read has a best read.
-            None => (
+        let (bbox, frame) = match (&track.best, &self.last_frame) {
+            (Some(b), _) => (b.bbox, b.frame.clone()),
+            // No single read was plate-shaped (the read filter usually drops such a vote).
+            (None, Some(latest)) => (track.bbox, latest.clone()),
+            (None, None) => (
                 track.bbox,
                 Frame::from_rgb(self.camera.as_str().into(), 1, 1, &[0, 0, 0]),
             ),

@@ -383,7 +383,10 @@ impl RtspServer {
             server.client_filter(Some(&mut |_, _| {
                 gstreamer_rtsp_server::RTSPFilterResult::Remove
             }));
-            source.remove();
+            // Closing the sessions may already have destroyed the listening source.
+            if let Some(listening) = ctx.find_source_by_id(&source) {
+                listening.destroy();
+            }
             drop(guard);
         });
         rx.recv().unwrap();

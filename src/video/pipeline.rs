@@ -108,15 +108,6 @@ pub(crate) fn build(
             .by_name(name)
             .ok_or_else(|| pipeline_error(format!("internal: pipeline has no element {name}")))
     };
-    if let Some(dec) = pipeline.by_name("decoder") {
-        // libav's default frame threading holds one decoded frame per thread and delays each
-        // frame's output by as many frames (at 1080p: tens of MB and a frame interval or two of
-        // glass-to-relay latency per thread); slice threading has neither, and one core decodes
-        // 1080p H.264 many times faster than the detector reads it (BENCHMARKS.md).
-        if dec.find_property("thread-type").is_some() {
-            dec.set_property_from_str("thread-type", "slice");
-        }
-    }
     let src = by_name("src")?;
     match spec {
         SourceSpec::File { path } => src.set_property("location", path.to_string_lossy().as_ref()),

@@ -350,6 +350,36 @@ fn approaching_car_gives_one_read_before_it_leaves() {
 }
 
 #[test]
+fn a_decided_pass_lets_go_of_its_frame() {
+    // A car waiting at the barrier after its read must not keep a decoded frame alive.
+    let mut t = tracker(&["br"]);
+    let mut clip = Clip::new(5);
+    let (mut held_before, mut emitted_at) = (0, None);
+    for seq in 0..60 {
+        let reads = run(&mut t, &mut clip, seq..seq + 1, |s| {
+            vec![("BRA2E19", approaching(s.min(30), 60, 640.0))]
+        });
+        match emitted_at {
+            None if reads.is_empty() => held_before = held_before.max(t.frames_held()),
+            None => emitted_at = Some(seq),
+            Some(_) => assert!(reads.is_empty(), "one read per pass"),
+        }
+        if emitted_at.is_some() {
+            assert_eq!(
+                t.frames_held(),
+                0,
+                "frame {seq}: the decided pass holds a frame"
+            );
+        }
+    }
+    assert!(
+        emitted_at.is_some_and(|s| s < 30),
+        "emitted at {emitted_at:?}"
+    );
+    assert_eq!(held_before, 1, "the pass kept its best frame until decided");
+}
+
+#[test]
 fn many_noisy_passes_read_the_right_text() {
     // Different noise seeds: the vote must recover the plate every time.
     for seed in 0..20 {

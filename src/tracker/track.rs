@@ -183,6 +183,11 @@ impl Tracker {
             .collect()
     }
 
+    /// Tracks holding a decoded frame for an event picture still to come (at 1080p, 3 MB each).
+    pub fn frames_held(&self) -> usize {
+        self.tracks.iter().filter(|t| t.best.is_some()).count()
+    }
+
     /// Feeds one analysed frame (also frames without plates: they let tracks time out).
     /// Returns the reads that became ready: votes that settled now and tracks that closed.
     pub fn push(&mut self, frame: &Frame, recognition: &Recognition) -> Vec<PlateRead> {
@@ -305,7 +310,10 @@ impl Tracker {
                 entry.0 += 1;
                 entry.1 += confidence;
             }
-            if crate::pipeline::plausible(&det.text, confidence)
+            // An emitted pass's picture is already in its event: holding a better one would
+            // only keep a decoded frame alive until the car leaves.
+            if !track.emitted
+                && crate::pipeline::plausible(&det.text, confidence)
                 && track
                     .best
                     .as_ref()
@@ -342,6 +350,7 @@ impl Tracker {
                     track.emitted = true;
                     self.stats.emitted_stable += 1;
                     out.push(self.make_read(ti, mark));
+                    self.tracks[ti].best = None;
                 }
             }
         }

@@ -152,7 +152,7 @@ pub(crate) fn build(
             sink.set_sync(sync);
         }
         SinkMode::Every => {
-            sink.set_max_buffers(4);
+            sink.set_max_buffers(1);
             sink.set_drop(false);
             sink.set_sync(false);
         }

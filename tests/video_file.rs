@@ -121,6 +121,12 @@ fn decoder_choice_auto_falls_back_and_hardware_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let clip = make_clip(dir.path(), "short.mp4", 320, 240, 25, 5, false);
     let hardware = hardware_decoders();
+    for software in ["avdec_h264", "openh264dec"] {
+        assert!(
+            !hardware.iter().any(|h| h == software),
+            "{software} counted as hardware: {hardware:?}"
+        );
+    }
     let auto = pick_decoder(DecoderChoice::Auto).unwrap();
     let frames = decode_file(&clip, DecoderChoice::Auto).unwrap();
     assert_eq!(frames.decoder(), auto.element);

@@ -49,7 +49,11 @@ pub fn hardware_decoders() -> Vec<String> {
     );
     for factory in hardware {
         let name = factory.name().to_string();
-        if !found.contains(&name) && factory.can_sink_any_caps(&h264) {
+        // The type filter ORs its element bits (any decoder passes), so check the class itself.
+        let is_hardware = factory
+            .metadata(gst::ELEMENT_METADATA_KLASS)
+            .is_some_and(|klass| klass.split('/').any(|part| part == "Hardware"));
+        if is_hardware && !found.contains(&name) && factory.can_sink_any_caps(&h264) {
             found.push(name);
         }
     }

@@ -152,6 +152,7 @@ pub(crate) fn build(
             sink.set_sync(sync);
         }
         SinkMode::Every => {
+            // The analysis is far slower than the decoder: a deeper queue only holds more frames.
             sink.set_max_buffers(1);
             sink.set_drop(false);
             sink.set_sync(false);

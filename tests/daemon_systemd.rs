@@ -1,6 +1,7 @@
 //! The systemd notify protocol as systemd speaks it, over a datagram socket the test owns:
-//! READY=1 once the daemon is up, WATCHDOG=1 pings while frames flow and none while they do not,
-//! STOPPING=1 on SIGTERM. Also `/healthz` following the same rule.
+//! READY=1 once the daemon is up, WATCHDOG=1 pings while frames flow and while an unreachable
+//! camera is being reconnected, STOPPING=1 on SIGTERM. Also `/healthz`, which does report that
+//! camera.
 mod common;
 
 use common::*;
@@ -85,7 +86,7 @@ fn ready_then_watchdog_pings_while_frames_flow_then_stopping() {
 }
 
 #[test]
-fn no_watchdog_pings_and_unhealthy_while_the_camera_delivers_nothing() {
+fn an_unreachable_camera_is_unhealthy_but_does_not_get_the_daemon_restarted() {
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens there: the camera keeps reconnecting and never delivers a frame.
     let url = format!("rtsp://127.0.0.1:{}/lane", free_port());
@@ -96,12 +97,15 @@ fn no_watchdog_pings_and_unhealthy_while_the_camera_delivers_nothing() {
         msgs.iter().any(|m| m.lines().any(|l| l == "READY=1")),
         "READY=1 even while the camera is down: {msgs:?}"
     );
+    // Its supervisor keeps reconnecting: a restart would not bring the camera back and would
+    // stop the gate on every other lane, so the watchdog stays fed.
+    let pings = msgs
+        .iter()
+        .filter(|m| m.lines().any(|l| l == "WATCHDOG=1"))
+        .count();
+    assert!(pings >= 5, "watchdog pings while reconnecting: {msgs:?}");
     assert!(
-        !msgs.iter().any(|m| m.lines().any(|l| l == "WATCHDOG=1")),
-        "no watchdog ping without frames: {msgs:?}"
-    );
-    assert!(
-        d.log().contains("withholding watchdog pings"),
+        !d.log().contains("withholding watchdog pings"),
         "{}",
         d.log()
     );

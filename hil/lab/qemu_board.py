@@ -35,8 +35,9 @@ url = "rtsp://{HOST}:{rtsp_port}/cam"
 rtsp_transport = "tcp"
 relay = "gate"
 reconnect_max_s = 2
-# Scenarios leave the camera off for minutes at a time; that is not a hung daemon.
-frame_timeout_s = 600
+# Emulated (TCG) decoding and analysis are slow: a wider margin than the 15 s default before a
+# silent stream is reconnected.
+frame_timeout_s = 30
 
 # Emulated (TCG) inference analyses a frame every second or more: keep tracks open across
 # such gaps, or no track ever collects the reads it needs.

@@ -142,8 +142,9 @@ pub struct CameraSettings {
     pub relay: Option<String>,
     /// Restart delay cap after the stream fails (seconds). Backoff doubles from 1 s to this.
     pub reconnect_max_s: u32,
-    /// A streaming camera that delivers no frame for this long counts as stalled: `/healthz`
-    /// turns unhealthy and the systemd watchdog stops being fed (systemd restarts the daemon).
+    /// A camera that delivers no frame for this long counts as stalled: a live stream is
+    /// reconnected and `/healthz` turns unhealthy. A streaming camera whose frames stop reaching
+    /// the analysis this long also stops the systemd watchdog pings (systemd restarts the daemon).
     pub frame_timeout_s: u32,
 }
 

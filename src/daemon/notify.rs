@@ -1,5 +1,7 @@
 //! systemd integration: READY once cameras, models and database are up; watchdog pings only while
-//! every camera delivers frames, so a stalled pipeline gets the service restarted.
+//! no camera is stuck (streaming without frames reaching the analysis, or a supervisor that stopped
+//! making progress), so a hung pipeline gets the service restarted. An unreachable camera is not
+//! stuck: its supervisor keeps reconnecting, and a restart would stop every other lane too.
 
 use crate::config::CameraSettings;
 use crate::metrics::Metrics;
@@ -45,7 +47,7 @@ impl Notifier {
     }
 }
 
-/// Pings the watchdog at half its interval while frames flow; stays silent when they stop.
+/// Pings the watchdog at half its interval while no camera is stuck; stays silent while one is.
 pub fn spawn_watchdog(
     notifier: Notifier,
     metrics: Arc<Metrics>,
@@ -60,14 +62,13 @@ pub fn spawn_watchdog(
             };
             let mut warned = false;
             while !shutdown.sleep(interval / 2) {
-                if metrics
-                    .stalled_cameras(&cameras, jiff::Timestamp::now().as_millisecond())
-                    .is_empty()
-                {
+                let stuck = metrics
+                    .stuck_cameras(&cameras, jiff::Timestamp::now().as_millisecond());
+                if stuck.is_empty() {
                     notifier.ping();
                     warned = false;
                 } else if !warned {
-                    tracing::error!("frames stopped flowing: withholding watchdog pings");
+                    tracing::error!(cameras = ?stuck, "frames stopped flowing: withholding watchdog pings");
                     warned = true;
                 }
             }

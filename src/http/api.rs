@@ -656,7 +656,8 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 }
 
 /// 200 while every camera delivered a frame within its `frame_timeout_s` (a file camera that
-/// ended counts as healthy), the same rule as the systemd watchdog; else 503 naming the cameras.
+/// ended counts as healthy); else 503 naming the cameras. Stricter than the systemd watchdog,
+/// which leaves an unreachable camera to its reconnects.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     let problems = app
         .metrics

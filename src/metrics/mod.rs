@@ -75,6 +75,13 @@ impl HistogramSnapshot {
     }
 }
 
+/// Longest a reconnect attempt may take without reporting (rtspsrc's 20 s TCP timeout plus the
+/// 30 s backoff cap, with margin), on top of the camera's `frame_timeout_s`.
+pub const RECONNECT_PROGRESS_S: i64 = 60;
+
+/// See [`Metrics::stuck_cameras`].
+const STREAM_RESTART_SLACK_MS: i64 = 5_000;
+
 /// Per-camera figures.
 pub struct CameraStats {
     pub id: String,
@@ -89,6 +96,8 @@ pub struct CameraStats {
     /// Unix ms of the last analysed frame; 0 before the first.
     pub last_frame_unix_ms: AtomicI64,
     pub state: Mutex<CameraState>,
+    /// Unix ms of the last state report (every reconnect attempt is one).
+    state_since_unix_ms: AtomicI64,
     /// Small JPEG of the last analysed frame, for the status page.
     pub thumbnail_jpeg: Mutex<Option<Arc<Vec<u8>>>>,
 }
@@ -108,6 +117,8 @@ impl CameraStats {
 
     pub fn set_state(&self, state: CameraState) {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+        self.state_since_unix_ms
+            .store(jiff::Timestamp::now().as_millisecond(), Ordering::Relaxed);
     }
 }
 
@@ -187,6 +198,7 @@ impl Metrics {
                     fps_bits: AtomicU32::new(0f32.to_bits()),
                     last_frame_unix_ms: AtomicI64::new(0),
                     state: Mutex::new(CameraState::Starting),
+                    state_since_unix_ms: AtomicI64::new(jiff::Timestamp::now().as_millisecond()),
                     thumbnail_jpeg: Mutex::new(None),
                 })
             })
@@ -205,7 +217,8 @@ impl Metrics {
 
     /// Cameras that delivered no frame within their `frame_timeout_s`, each as a line naming
     /// the camera, its state and for how long. File cameras that ended count as healthy
-    /// (nothing more to deliver). The rule behind both the systemd watchdog and `/healthz`.
+    /// (nothing more to deliver). The rule behind `/healthz`: an operator sees a camera that is
+    /// down or unreachable.
     pub fn stalled_cameras(
         &self,
         cameras: &[crate::config::CameraSettings],
@@ -237,6 +250,48 @@ impl Metrics {
         stalled
     }
 
+    /// Cameras whose pipeline or analysis is stuck: streaming but no frame analysed within
+    /// `frame_timeout_s`, or starting or reconnecting without any progress (a new attempt, a
+    /// frame) for `frame_timeout_s` plus [`RECONNECT_PROGRESS_S`]. A camera that is merely
+    /// unreachable keeps reporting reconnect attempts and is not stuck: restarting the daemon
+    /// would not bring it back and would stop the gate on every other lane. The rule behind
+    /// the systemd watchdog.
+    pub fn stuck_cameras(
+        &self,
+        cameras: &[crate::config::CameraSettings],
+        now_ms: i64,
+    ) -> Vec<String> {
+        let mut stuck = Vec::new();
+        for camera in cameras {
+            let stats = self.camera(&camera.id);
+            let state = stats.state();
+            let timeout_ms = camera.frame_timeout_s as i64 * 1000;
+            let limit_ms = match state {
+                // The supervisor restarts a silent stream at `frame_timeout_s` itself; the slack
+                // keeps that restart from reading as stuck.
+                CameraState::Streaming { .. } => timeout_ms + STREAM_RESTART_SLACK_MS,
+                CameraState::Starting | CameraState::Reconnecting { .. } => {
+                    timeout_ms + RECONNECT_PROGRESS_S * 1000
+                }
+                // Nothing left to wait for: restarting would not change these.
+                CameraState::Failed { .. } | CameraState::Ended | CameraState::Stopped => continue,
+            };
+            let progress = stats
+                .last_frame_unix_ms
+                .load(Ordering::Relaxed)
+                .max(stats.state_since_unix_ms.load(Ordering::Relaxed));
+            if now_ms - progress > limit_ms {
+                stuck.push(format!(
+                    "camera '{}' ({}): no progress for {} s",
+                    camera.id,
+                    state.label(),
+                    (now_ms - progress) / 1000
+                ));
+            }
+        }
+        stuck
+    }
+
     /// All cameras, by id.
     pub fn cameras(&self) -> Vec<Arc<CameraStats>> {
         self.cameras
@@ -251,6 +306,84 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn camera_settings(id: &str, frame_timeout_s: u32) -> crate::config::CameraSettings {
+        crate::config::CameraSettings {
+            id: id.into(),
+            frame_timeout_s,
+            ..Default::default()
+        }
+    }
+
+    /// Puts camera `id` in `state` reported `state_age_s` ago, its last frame `frame_age_s` ago.
+    fn camera_at(
+        m: &Metrics,
+        id: &str,
+        state: CameraState,
+        state_age_s: i64,
+        frame_age_s: i64,
+        now: i64,
+    ) {
+        let c = m.camera(id);
+        c.set_state(state);
+        c.state_since_unix_ms
+            .store(now - state_age_s * 1000, Ordering::Relaxed);
+        c.last_frame_unix_ms
+            .store(now - frame_age_s * 1000, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn only_a_camera_without_progress_is_stuck_but_any_camera_without_frames_is_stalled() {
+        let m = Metrics::new();
+        let now = jiff::Timestamp::now().as_millisecond();
+        let streaming = || CameraState::Streaming {
+            decoder: "avdec_h264".into(),
+        };
+        let reconnecting = || CameraState::Reconnecting {
+            attempt: 9,
+            retry_in_ms: 2000,
+            error: "refused".into(),
+        };
+        camera_at(&m, "flowing", streaming(), 600, 1, now);
+        // Streaming, but frames stopped reaching the analysis: a hung pipeline or analysis.
+        camera_at(&m, "hung", streaming(), 600, 60, now);
+        // Unreachable, its supervisor retrying every few seconds.
+        camera_at(&m, "unplugged", reconnecting(), 2, 600, now);
+        // A supervisor that stopped reporting attempts.
+        camera_at(
+            &m,
+            "wedged",
+            reconnecting(),
+            15 + RECONNECT_PROGRESS_S + 5,
+            600,
+            now,
+        );
+        camera_at(
+            &m,
+            "bad-device",
+            CameraState::Failed {
+                error: "no /dev/video9".into(),
+            },
+            600,
+            600,
+            now,
+        );
+        let cams: Vec<_> = ["flowing", "hung", "unplugged", "wedged", "bad-device"]
+            .iter()
+            .map(|id| camera_settings(id, 15))
+            .collect();
+        let named = |lines: Vec<String>| -> Vec<String> {
+            lines
+                .iter()
+                .map(|l| l.split('\'').nth(1).unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(named(m.stuck_cameras(&cams, now)), ["hung", "wedged"]);
+        assert_eq!(
+            named(m.stalled_cameras(&cams, now)),
+            ["hung", "unplugged", "wedged", "bad-device"]
+        );
+    }
 
     #[test]
     fn histogram_counts_cumulatively() {

@@ -108,6 +108,15 @@ pub(crate) fn build(
             .by_name(name)
             .ok_or_else(|| pipeline_error(format!("internal: pipeline has no element {name}")))
     };
+    if let Some(dec) = pipeline.by_name("decoder") {
+        // libav's default frame threading delays every frame's output by one frame per extra
+        // thread and keeps a decoded picture per thread: glass-to-relay latency and, at 1080p,
+        // about 25 MB (BENCHMARKS.md). Slice threading has neither; one core decodes a 1080p
+        // stream several times faster than the detector reads it.
+        if dec.find_property("thread-type").is_some() {
+            dec.set_property_from_str("thread-type", "slice");
+        }
+    }
     let src = by_name("src")?;
     match spec {
         SourceSpec::File { path } => src.set_property("location", path.to_string_lossy().as_ref()),
@@ -206,5 +215,82 @@ pub(crate) struct NullOnDrop(pub gst::Pipeline);
 impl Drop for NullOnDrop {
     fn drop(&mut self) {
         let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    /// A file decodes like a live camera: each frame is handed on as soon as it is decoded, so
+    /// `bench` and `recognize` measure the path cameras take (gst-libav picks slice threading
+    /// for live sources by itself).
+    #[test]
+    fn file_decoding_holds_no_frame_back() {
+        crate::video::ensure_gstreamer().unwrap();
+        if gst::ElementFactory::find("avdec_h264").is_none()
+            || gst::ElementFactory::find("x264enc").is_none()
+        {
+            eprintln!("avdec_h264 or x264enc not installed: nothing to check");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("ball.mp4");
+        let encode = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=60 pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 \
+             ! x264enc speed-preset=ultrafast bframes=0 ! mp4mux ! filesink location={}",
+            clip.display()
+        ))
+        .unwrap();
+        encode.set_state(gst::State::Playing).unwrap();
+        let bus = encode.bus().unwrap();
+        bus.timed_pop_filtered(gst::ClockTime::from_seconds(30), &[gst::MessageType::Eos])
+            .expect("test clip written");
+        encode.set_state(gst::State::Null).unwrap();
+        let spec = SourceSpec::File { path: clip };
+        let pick = DecoderPick {
+            element: "avdec_h264".into(),
+            hardware: false,
+        };
+        let built = build(
+            &spec,
+            Some(&pick),
+            RtspTransport::Tcp,
+            SinkMode::Every,
+            "test",
+        )
+        .unwrap();
+        let decoder = built.pipeline.by_name("decoder").unwrap();
+        let inside = Arc::new(AtomicI64::new(0));
+        let most_inside = Arc::new(AtomicI64::new(0));
+        let (i, m) = (inside.clone(), most_inside.clone());
+        decoder
+            .static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                let now = i.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                gst::PadProbeReturn::Ok
+            });
+        let i = inside.clone();
+        decoder
+            .static_pad("src")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                i.fetch_sub(1, Ordering::SeqCst);
+                gst::PadProbeReturn::Ok
+            });
+        built.pipeline.set_state(gst::State::Playing).unwrap();
+        for _ in 0..50 {
+            built
+                .sink
+                .try_pull_sample(gst::ClockTime::from_seconds(10))
+                .expect("a decoded frame within 10 s");
+        }
+        built.pipeline.set_state(gst::State::Null).unwrap();
+        // One frame inside while it is being decoded; frame threading with n threads holds n.
+        assert_eq!(most_inside.load(Ordering::SeqCst), 1);
     }
 }

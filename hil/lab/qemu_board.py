@@ -35,9 +35,10 @@ url = "rtsp://{HOST}:{rtsp_port}/cam"
 rtsp_transport = "tcp"
 relay = "gate"
 reconnect_max_s = 2
-# Emulated (TCG) decoding and analysis are slow: a wider margin than the 15 s default before a
-# silent stream is reconnected.
+# Emulated (TCG) decoding is slow: a wider margin than the 15 s default before a silent stream
+# is reconnected. One frame's analysis can take tens of seconds there: not a stuck daemon.
 frame_timeout_s = 30
+analysis_timeout_s = 300
 
 # Emulated (TCG) inference analyses a frame every second or more: keep tracks open across
 # such gaps, or no track ever collects the reads it needs.

@@ -143,9 +143,23 @@ pub struct CameraSettings {
     /// Restart delay cap after the stream fails (seconds). Backoff doubles from 1 s to this.
     pub reconnect_max_s: u32,
     /// A camera that delivers no frame for this long counts as stalled: a live stream is
-    /// reconnected and `/healthz` turns unhealthy. A streaming camera whose frames stop reaching
-    /// the analysis this long also stops the systemd watchdog pings (systemd restarts the daemon).
+    /// reconnected and `/healthz` turns unhealthy.
     pub frame_timeout_s: u32,
+    /// A streaming camera whose frames have not reached the analysis for this long means the
+    /// daemon is stuck: the systemd watchdog pings stop (systemd restarts the daemon). `0` means
+    /// `frame_timeout_s`; raise it where one frame's analysis can take longer (emulated boards).
+    pub analysis_timeout_s: u32,
+}
+
+impl CameraSettings {
+    /// [`CameraSettings::analysis_timeout_s`] with its default applied.
+    pub fn analysis_timeout_s(&self) -> u32 {
+        if self.analysis_timeout_s == 0 {
+            self.frame_timeout_s
+        } else {
+            self.analysis_timeout_s
+        }
+    }
 }
 
 impl Default for CameraSettings {
@@ -163,6 +177,7 @@ impl Default for CameraSettings {
             relay: None,
             reconnect_max_s: 30,
             frame_timeout_s: 15,
+            analysis_timeout_s: 0,
         }
     }
 }

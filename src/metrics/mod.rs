@@ -251,7 +251,7 @@ impl Metrics {
     }
 
     /// Cameras whose pipeline or analysis is stuck: streaming but no frame analysed within
-    /// `frame_timeout_s`, or starting or reconnecting without any progress (a new attempt, a
+    /// `analysis_timeout_s`, or starting or reconnecting without any progress (a new attempt, a
     /// frame) for `frame_timeout_s` plus [`RECONNECT_PROGRESS_S`]. A camera that is merely
     /// unreachable keeps reporting reconnect attempts and is not stuck: restarting the daemon
     /// would not bring it back and would stop the gate on every other lane. The rule behind
@@ -269,7 +269,10 @@ impl Metrics {
             let limit_ms = match state {
                 // The supervisor restarts a silent stream at `frame_timeout_s` itself; the slack
                 // keeps that restart from reading as stuck.
-                CameraState::Streaming { .. } => timeout_ms + STREAM_RESTART_SLACK_MS,
+                CameraState::Streaming { .. } => {
+                    (camera.analysis_timeout_s() as i64 * 1000).max(timeout_ms)
+                        + STREAM_RESTART_SLACK_MS
+                }
                 CameraState::Starting | CameraState::Reconnecting { .. } => {
                     timeout_ms + RECONNECT_PROGRESS_S * 1000
                 }
@@ -368,10 +371,20 @@ mod tests {
             600,
             now,
         );
-        let cams: Vec<_> = ["flowing", "hung", "unplugged", "wedged", "bad-device"]
-            .iter()
-            .map(|id| camera_settings(id, 15))
-            .collect();
+        // An emulated board that takes a minute per frame, and says so.
+        camera_at(&m, "slow-board", streaming(), 600, 60, now);
+        let mut cams: Vec<_> = [
+            "flowing",
+            "hung",
+            "unplugged",
+            "wedged",
+            "bad-device",
+            "slow-board",
+        ]
+        .iter()
+        .map(|id| camera_settings(id, 15))
+        .collect();
+        cams[5].analysis_timeout_s = 300;
         let named = |lines: Vec<String>| -> Vec<String> {
             lines
                 .iter()
@@ -381,7 +394,7 @@ mod tests {
         assert_eq!(named(m.stuck_cameras(&cams, now)), ["hung", "wedged"]);
         assert_eq!(
             named(m.stalled_cameras(&cams, now)),
-            ["hung", "unplugged", "wedged", "bad-device"]
+            ["hung", "unplugged", "wedged", "bad-device", "slow-board"]
         );
     }
 

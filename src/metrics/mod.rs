@@ -81,6 +81,9 @@ pub const RECONNECT_PROGRESS_S: i64 = 60;
 
 /// See [`Metrics::stuck_cameras`].
 const STREAM_RESTART_SLACK_MS: i64 = 5_000;
+/// Old pipelines that may hang in their stop before the daemon counts as stuck (each holds its
+/// threads and buffers; a restart frees them).
+pub const MAX_TEARDOWNS_PENDING: u32 = 3;
 
 /// Per-camera figures.
 pub struct CameraStats {
@@ -95,6 +98,10 @@ pub struct CameraStats {
     fps_bits: AtomicU32,
     /// Unix ms of the last analysed frame; 0 before the first.
     pub last_frame_unix_ms: AtomicI64,
+    /// Unix ms of the last frame out of the decoder; 0 before the first.
+    pub last_decoded_unix_ms: AtomicI64,
+    /// Old pipelines still being stopped in the background after a failure.
+    pub teardowns_pending: AtomicU32,
     pub state: Mutex<CameraState>,
     /// Unix ms of the last state report (every reconnect attempt is one).
     state_since_unix_ms: AtomicI64,
@@ -197,6 +204,8 @@ impl Metrics {
                     frames_dropped: AtomicU64::new(0),
                     fps_bits: AtomicU32::new(0f32.to_bits()),
                     last_frame_unix_ms: AtomicI64::new(0),
+                    last_decoded_unix_ms: AtomicI64::new(0),
+                    teardowns_pending: AtomicU32::new(0),
                     state: Mutex::new(CameraState::Starting),
                     state_since_unix_ms: AtomicI64::new(jiff::Timestamp::now().as_millisecond()),
                     thumbnail_jpeg: Mutex::new(None),
@@ -251,7 +260,8 @@ impl Metrics {
     }
 
     /// Cameras whose pipeline or analysis is stuck: streaming but no frame analysed within
-    /// `analysis_timeout_s`, or starting or reconnecting without any progress (a new attempt, a
+    /// `analysis_timeout_s` or none decoded within `frame_timeout_s` (the supervisor did not
+    /// reconnect), [`MAX_TEARDOWNS_PENDING`] old pipelines that never stopped, or starting or reconnecting without any progress (a new attempt, a
     /// frame) for `frame_timeout_s` plus [`RECONNECT_PROGRESS_S`]. A camera that is merely
     /// unreachable keeps reporting reconnect attempts and is not stuck: restarting the daemon
     /// would not bring it back and would stop the gate on every other lane. The rule behind
@@ -279,16 +289,33 @@ impl Metrics {
                 // Nothing left to wait for: restarting would not change these.
                 CameraState::Failed { .. } | CameraState::Ended | CameraState::Stopped => continue,
             };
-            let progress = stats
-                .last_frame_unix_ms
+            let since = stats.state_since_unix_ms.load(Ordering::Relaxed);
+            let progress = stats.last_frame_unix_ms.load(Ordering::Relaxed).max(since);
+            let decoded = stats
+                .last_decoded_unix_ms
                 .load(Ordering::Relaxed)
-                .max(stats.state_since_unix_ms.load(Ordering::Relaxed));
+                .max(since);
+            let teardowns = stats.teardowns_pending.load(Ordering::Relaxed);
             if now_ms - progress > limit_ms {
                 stuck.push(format!(
                     "camera '{}' ({}): no progress for {} s",
                     camera.id,
                     state.label(),
                     (now_ms - progress) / 1000
+                ));
+            } else if matches!(state, CameraState::Streaming { .. })
+                && now_ms - decoded > timeout_ms + STREAM_RESTART_SLACK_MS
+            {
+                // The supervisor reconnects a silent stream at `frame_timeout_s`; it did not.
+                stuck.push(format!(
+                    "camera '{}' (streaming): no frame decoded for {} s and no reconnect",
+                    camera.id,
+                    (now_ms - decoded) / 1000
+                ));
+            } else if teardowns >= MAX_TEARDOWNS_PENDING {
+                stuck.push(format!(
+                    "camera '{}': {teardowns} old pipelines did not stop",
+                    camera.id
                 ));
             }
         }
@@ -333,6 +360,8 @@ mod tests {
             .store(now - state_age_s * 1000, Ordering::Relaxed);
         c.last_frame_unix_ms
             .store(now - frame_age_s * 1000, Ordering::Relaxed);
+        c.last_decoded_unix_ms
+            .store(now - frame_age_s * 1000, Ordering::Relaxed);
     }
 
     #[test]
@@ -373,6 +402,18 @@ mod tests {
         );
         // An emulated board that takes a minute per frame, and says so.
         camera_at(&m, "slow-board", streaming(), 600, 60, now);
+        m.camera("slow-board")
+            .last_decoded_unix_ms
+            .store(now - 1000, Ordering::Relaxed);
+        // Its decoder stopped 40 s ago and the supervisor never reconnected.
+        camera_at(&m, "frozen", streaming(), 600, 20, now);
+        m.camera("frozen")
+            .last_decoded_unix_ms
+            .store(now - 40_000, Ordering::Relaxed);
+        camera_at(&m, "leaking", reconnecting(), 2, 600, now);
+        m.camera("leaking")
+            .teardowns_pending
+            .store(MAX_TEARDOWNS_PENDING, Ordering::Relaxed);
         let mut cams: Vec<_> = [
             "flowing",
             "hung",
@@ -380,21 +421,35 @@ mod tests {
             "wedged",
             "bad-device",
             "slow-board",
+            "frozen",
+            "leaking",
         ]
         .iter()
         .map(|id| camera_settings(id, 15))
         .collect();
         cams[5].analysis_timeout_s = 300;
+        cams[6].analysis_timeout_s = 300;
         let named = |lines: Vec<String>| -> Vec<String> {
             lines
                 .iter()
                 .map(|l| l.split('\'').nth(1).unwrap().to_string())
                 .collect()
         };
-        assert_eq!(named(m.stuck_cameras(&cams, now)), ["hung", "wedged"]);
+        assert_eq!(
+            named(m.stuck_cameras(&cams, now)),
+            ["hung", "wedged", "frozen", "leaking"]
+        );
         assert_eq!(
             named(m.stalled_cameras(&cams, now)),
-            ["hung", "unplugged", "wedged", "bad-device", "slow-board"]
+            [
+                "hung",
+                "unplugged",
+                "wedged",
+                "bad-device",
+                "slow-board",
+                "frozen",
+                "leaking"
+            ]
         );
     }
 

@@ -3,7 +3,7 @@
 
 use super::convert::{frame_from_sample, thumbnail_jpeg};
 use super::decoder::{pick_decoder, software_decoder, DecoderPick};
-use super::pipeline::{self, BuiltPipeline, NullOnDrop, SinkMode};
+use super::pipeline::{self, BuiltPipeline, SinkMode};
 use super::url::{redact_url, SourceSpec};
 use super::{ensure_gstreamer, CameraState, Frame, VideoError};
 use crate::config::{CameraSettings, DecoderChoice, RtspTransport};
@@ -432,7 +432,11 @@ impl Supervisor {
             sink,
             decoder,
         } = built;
-        let guard = NullOnDrop(pipeline.clone());
+        let guard = Teardown {
+            pipeline: Some(pipeline.clone()),
+            stats: self.stats.clone(),
+            camera: self.plan.camera.clone(),
+        };
         let got_frame = Arc::new(AtomicBool::new(false));
         let last_frame_ms = Arc::new(AtomicU64::new(0));
         let run_start = Instant::now();
@@ -465,7 +469,8 @@ impl Supervisor {
         }
         loop {
             if self.stopping() {
-                drop(guard);
+                // Shutting down: stop here, so the camera is released when `Camera` is dropped.
+                guard.stop_now();
                 return RunEnd::Stopped;
             }
             if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(POLL.as_millis() as u64))
@@ -563,6 +568,7 @@ impl Supervisor {
                     let mono = Instant::now();
                     let wall = jiff::Timestamp::now();
                     stats.frames_decoded.fetch_add(1, Ordering::Relaxed);
+                    stats.last_decoded_unix_ms.store(wall.as_millisecond(), Ordering::Relaxed);
                     last_frame_ms.store(mono.duration_since(run_start).as_millis() as u64, Ordering::Relaxed);
                     if !got_frame.swap(true, Ordering::Relaxed) {
                         tracing::info!(camera = %camera, decoder = %decoder, "camera streaming");
@@ -596,6 +602,49 @@ impl Supervisor {
                 })
                 .build(),
         );
+    }
+}
+
+/// Stops a pipeline when dropped, on a thread of its own: the supervisor goes on reconnecting even
+/// if the old pipeline hangs in its stop (an RTSP source whose server vanished mid-session can),
+/// and `teardowns_pending` counts the ones still stopping for the watchdog.
+struct Teardown {
+    pipeline: Option<gst::Pipeline>,
+    stats: Arc<CameraStats>,
+    camera: Arc<str>,
+}
+
+impl Teardown {
+    fn stop_now(mut self) {
+        if let Some(pipeline) = self.pipeline.take() {
+            let _ = pipeline.set_state(gst::State::Null);
+        }
+    }
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        let Some(pipeline) = self.pipeline.take() else {
+            return;
+        };
+        let stats = self.stats.clone();
+        let camera = self.camera.clone();
+        stats.teardowns_pending.fetch_add(1, Ordering::Relaxed);
+        let stop = move || {
+            let started = Instant::now();
+            let _ = pipeline.set_state(gst::State::Null);
+            stats.teardowns_pending.fetch_sub(1, Ordering::Relaxed);
+            if started.elapsed() > Duration::from_secs(5) {
+                tracing::warn!(camera = %camera, took_ms = started.elapsed().as_millis() as u64, "old pipeline took long to stop");
+            }
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name(format!("stop-{}", self.camera))
+            .spawn(stop)
+        {
+            tracing::error!(camera = %self.camera, error = %e, "cannot start a thread to stop the old pipeline");
+            self.stats.teardowns_pending.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -68,7 +68,7 @@ pub fn spawn_watchdog(
                     notifier.ping();
                     warned = false;
                 } else if !warned {
-                    tracing::error!(cameras = ?stuck, "frames stopped flowing: withholding watchdog pings");
+                    tracing::error!(cameras = ?stuck, "camera stuck: withholding watchdog pings");
                     warned = true;
                 }
             }

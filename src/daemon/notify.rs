@@ -62,8 +62,8 @@ pub fn spawn_watchdog(
             };
             let mut warned = false;
             while !shutdown.sleep(interval / 2) {
-                let stuck = metrics
-                    .stuck_cameras(&cameras, jiff::Timestamp::now().as_millisecond());
+                let stuck =
+                    metrics.stuck_cameras(&cameras, jiff::Timestamp::now().as_millisecond());
                 if stuck.is_empty() {
                     notifier.ping();
                     warned = false;

@@ -261,8 +261,9 @@ impl Metrics {
 
     /// Cameras whose pipeline or analysis is stuck: streaming but no frame analysed within
     /// `analysis_timeout_s` or none decoded within `frame_timeout_s` (the supervisor did not
-    /// reconnect), [`MAX_TEARDOWNS_PENDING`] old pipelines that never stopped, or starting or reconnecting without any progress (a new attempt, a
-    /// frame) for `frame_timeout_s` plus [`RECONNECT_PROGRESS_S`]. A camera that is merely
+    /// reconnect), [`MAX_TEARDOWNS_PENDING`] old pipelines that never stopped, or starting or
+    /// reconnecting without any progress (a new attempt, a frame) for `frame_timeout_s` plus
+    /// [`RECONNECT_PROGRESS_S`]. A camera that is merely
     /// unreachable keeps reporting reconnect attempts and is not stuck: restarting the daemon
     /// would not bring it back and would stop the gate on every other lane. The rule behind
     /// the systemd watchdog.

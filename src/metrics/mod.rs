@@ -233,49 +233,43 @@ impl Metrics {
         cameras: &[crate::config::CameraSettings],
         now_ms: i64,
     ) -> Vec<String> {
-        let mut stalled = Vec::new();
-        for camera in cameras {
-            let stats = self.camera(&camera.id);
-            let state = stats.state();
+        self.camera_problems(cameras, |camera, stats, state| {
             if state == CameraState::Ended {
-                continue;
+                return None;
             }
             let last = stats.last_frame_unix_ms.load(Ordering::Relaxed);
             let age_s = (now_ms - last).max(0) / 1000;
             if last <= 0 {
-                stalled.push(format!(
+                Some(format!(
                     "camera '{}' ({}): no frame yet",
                     camera.id,
                     state.label()
-                ));
+                ))
             } else if now_ms - last > camera.frame_timeout_s as i64 * 1000 {
-                stalled.push(format!(
+                Some(format!(
                     "camera '{}' ({}): no frame for {age_s} s",
                     camera.id,
                     state.label()
-                ));
+                ))
+            } else {
+                None
             }
-        }
-        stalled
+        })
     }
 
     /// Cameras whose pipeline or analysis is stuck: streaming but no frame analysed within
     /// `analysis_timeout_s` or none decoded within `frame_timeout_s` (the supervisor did not
     /// reconnect), [`MAX_TEARDOWNS_PENDING`] old pipelines that never stopped, or starting or
     /// reconnecting without any progress (a new attempt, a frame) for `frame_timeout_s` plus
-    /// [`RECONNECT_PROGRESS_S`]. A camera that is merely
-    /// unreachable keeps reporting reconnect attempts and is not stuck: restarting the daemon
-    /// would not bring it back and would stop the gate on every other lane. The rule behind
-    /// the systemd watchdog.
+    /// [`RECONNECT_PROGRESS_S`]. A camera that is merely unreachable keeps reporting reconnect
+    /// attempts and is not stuck: restarting the daemon would not bring it back and would stop
+    /// the gate on every other lane. The rule behind the systemd watchdog.
     pub fn stuck_cameras(
         &self,
         cameras: &[crate::config::CameraSettings],
         now_ms: i64,
     ) -> Vec<String> {
-        let mut stuck = Vec::new();
-        for camera in cameras {
-            let stats = self.camera(&camera.id);
-            let state = stats.state();
+        self.camera_problems(cameras, |camera, stats, state| {
             let timeout_ms = camera.frame_timeout_s as i64 * 1000;
             let limit_ms = match state {
                 // The supervisor restarts a silent stream at `frame_timeout_s` itself; the slack
@@ -288,7 +282,9 @@ impl Metrics {
                     timeout_ms + RECONNECT_PROGRESS_S * 1000
                 }
                 // Nothing left to wait for: restarting would not change these.
-                CameraState::Failed { .. } | CameraState::Ended | CameraState::Stopped => continue,
+                CameraState::Failed { .. } | CameraState::Ended | CameraState::Stopped => {
+                    return None
+                }
             };
             let since = stats.state_since_unix_ms.load(Ordering::Relaxed);
             let progress = stats.last_frame_unix_ms.load(Ordering::Relaxed).max(since);
@@ -298,29 +294,46 @@ impl Metrics {
                 .max(since);
             let teardowns = stats.teardowns_pending.load(Ordering::Relaxed);
             if now_ms - progress > limit_ms {
-                stuck.push(format!(
+                Some(format!(
                     "camera '{}' ({}): no progress for {} s",
                     camera.id,
                     state.label(),
                     (now_ms - progress) / 1000
-                ));
+                ))
             } else if matches!(state, CameraState::Streaming { .. })
                 && now_ms - decoded > timeout_ms + STREAM_RESTART_SLACK_MS
             {
                 // The supervisor reconnects a silent stream at `frame_timeout_s`; it did not.
-                stuck.push(format!(
+                Some(format!(
                     "camera '{}' (streaming): no frame decoded for {} s and no reconnect",
                     camera.id,
                     (now_ms - decoded) / 1000
-                ));
+                ))
             } else if teardowns >= MAX_TEARDOWNS_PENDING {
-                stuck.push(format!(
+                Some(format!(
                     "camera '{}': {teardowns} old pipelines did not stop",
                     camera.id
-                ));
+                ))
+            } else {
+                None
             }
-        }
-        stuck
+        })
+    }
+
+    /// One line per configured camera that `rule` finds a problem with, in config order.
+    fn camera_problems(
+        &self,
+        cameras: &[crate::config::CameraSettings],
+        rule: impl Fn(&crate::config::CameraSettings, &CameraStats, CameraState) -> Option<String>,
+    ) -> Vec<String> {
+        cameras
+            .iter()
+            .filter_map(|camera| {
+                let stats = self.camera(&camera.id);
+                let state = stats.state();
+                rule(camera, &stats, state)
+            })
+            .collect()
     }
 
     /// All cameras, by id.

@@ -629,6 +629,8 @@ impl Drop for Teardown {
         };
         let stats = self.stats.clone();
         let camera = self.camera.clone();
+        // A second reference, so the pipeline can still be stopped here if no thread starts.
+        let fallback = pipeline.clone();
         stats.teardowns_pending.fetch_add(1, Ordering::Relaxed);
         let stop = move || {
             let started = Instant::now();
@@ -642,7 +644,8 @@ impl Drop for Teardown {
             .name(format!("stop-{}", self.camera))
             .spawn(stop)
         {
-            tracing::error!(camera = %self.camera, error = %e, "cannot start a thread to stop the old pipeline");
+            tracing::error!(camera = %self.camera, error = %e, "cannot start a thread to stop the old pipeline; stopping it here");
+            let _ = fallback.set_state(gst::State::Null);
             self.stats.teardowns_pending.fetch_sub(1, Ordering::Relaxed);
         }
     }

@@ -109,10 +109,11 @@ pub(crate) fn build(
             .ok_or_else(|| pipeline_error(format!("internal: pipeline has no element {name}")))
     };
     if let Some(dec) = pipeline.by_name("decoder") {
-        // libav's default frame threading delays every frame's output by one frame per extra
-        // thread and keeps a decoded picture per thread: glass-to-relay latency and, at 1080p,
-        // about 25 MB (BENCHMARKS.md). Slice threading has neither; one core decodes a 1080p
-        // stream several times faster than the detector reads it.
+        // gst-libav already picks slice threading for live sources but frame threading for
+        // files, which delays each frame's output by one frame per extra thread and keeps a
+        // decoded picture per thread (at 1080p about 24 MiB, BENCHMARKS.md). Files decode like
+        // cameras, so `bench` and `recognize` measure the path cameras take; one core decodes
+        // a 1080p stream several times faster than the detector reads it.
         if dec.find_property("thread-type").is_some() {
             dec.set_property_from_str("thread-type", "slice");
         }

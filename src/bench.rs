@@ -114,7 +114,7 @@ pub fn run(config: &Config, video: &Path, allow_csv: Option<&Path>) -> Result<Ex
         let frame = frame?;
         let t0 = Instant::now();
         settled.update(&tracker);
-        let rec = recognizer.recognize_skipping(&frame, None, &|b| settled.skips(b))?;
+        let rec = recognizer.recognize_skipping(&frame, None, &|b| settled.skips(&frame, b))?;
         detect.push(rec.detect_ms as f64);
         let read = rec
             .plates

@@ -65,7 +65,7 @@ impl GateLane {
                     match source.next_frame(Duration::from_millis(250)) {
                         FrameWait::Frame(frame) => {
                             settled.update(&tracker);
-                            let rec = match recognizer.recognize_skipping(&frame, camera.roi, &|b| settled.skips(b)) {
+                            let rec = match recognizer.recognize_skipping(&frame, camera.roi, &|b| settled.skips(&frame, b)) {
                                 Ok(r) => r,
                                 Err(e) => {
                                     tracing::error!(camera = %camera.id, error = %e, "inference failed on a frame");

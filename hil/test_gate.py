@@ -26,13 +26,25 @@ def vehicle(event):
 
 
 def new_events(lab, known, plates=None, count=1, timeout=READ_TIMEOUT):
-    """Waits until `count` events not in `known` (of `plates`, if given) are stored."""
+    """Waits until `count` events not in `known` (of `plates`, if given) are stored. On a
+    timeout the error says what the board did meanwhile: the events it did store (a misread
+    shows there) and how its frame, detection and OCR counters moved (a stall shows there)."""
+    before = lab.api.counters()
+
     def fresh():
         evs = [e for e in lab.api.events_or_empty() if e["event_id"] not in known]
         if plates is not None:
             evs = [e for e in evs if vehicle(e) in plates]
         return evs if len(evs) >= count else None
-    return wait_until(f"{count} new event(s) of {plates or 'any plate'}", fresh, timeout)
+    try:
+        return wait_until(f"{count} new event(s) of {plates or 'any plate'}", fresh, timeout)
+    except AssertionError as e:
+        other = [(ev["plate"], round(ev.get("confidence") or 0, 2), ev["decision"]["action"])
+                 for ev in lab.api.events_or_empty() if ev["event_id"] not in known]
+        after = lab.api.counters()
+        moved = {k: round(after[k] - before.get(k, 0.0), 1) for k in after}
+        raise AssertionError(f"{e}; events stored meanwhile (plate, confidence, action): {other}; "
+                             f"board counters moved by {moved}") from None
 
 
 def ids(lab):

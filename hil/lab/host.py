@@ -207,6 +207,27 @@ class BoardApi:
         with urllib.request.urlopen(self.base + path, timeout=timeout) as r:
             return json.loads(r.read().decode())
 
+    def counters(self, names=("frames_decoded_total", "frames_analysed_total",
+                              "frames_dropped_total", "plate_reads_total", "detect_seconds_sum",
+                              "detect_seconds_count", "ocr_seconds_sum", "ocr_seconds_count")):
+        """The board's Prometheus counters of interest, summed over labels; {} if unreachable.
+        Says after a missed read whether the board decoded, analysed and read anything."""
+        try:
+            with urllib.request.urlopen(self.base + "/metrics", timeout=10) as r:
+                text = r.read().decode()
+        except (OSError, urllib.error.URLError):
+            return {}
+        out = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            name = name.split("{")[0].removeprefix("boomgate_")
+            if name in names:
+                try:
+                    out[name] = out.get(name, 0.0) + float(value.split()[0])
+                except (ValueError, IndexError):
+                    pass
+        return out
+
     def events(self):
         out, before = [], None
         while True:

@@ -59,7 +59,12 @@ def main():
     def emit(obj):
         print(json.dumps(obj), flush=True)
 
+    shown = []  # non-empty once a car was shown: the factory serves the empty lane from then
+
     def on_configure(factory, media):
+        emit({"event": "client", "t": time.time()})
+        if shown:
+            return  # the empty lane: its (live) timestamps would pass for plate frames
         pending = list(marks)
         pay = media.get_element().get_by_name("pay0")
 
@@ -69,13 +74,13 @@ def main():
                 # Once a car has been shown, later clients get the empty lane; a client that
                 # dropped before that (a failed first attempt) still gets the whole clip.
                 factory.set_launch(idle)
+                shown.append(True)
                 pts, text = pending.pop(0)
                 emit({"event": "first_plate_frame", "plate": text, "pts_ms": pts // 1_000_000,
                       "t": time.time()})
             return Gst.PadProbeReturn.OK
 
         pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
-        emit({"event": "client", "t": time.time()})
 
     factory.connect("media-configure", on_configure)
     server.get_mount_points().add_factory("/cam", factory)

@@ -83,7 +83,10 @@ pub const RECONNECT_PROGRESS_S: i64 = 60;
 const STREAM_RESTART_SLACK_MS: i64 = 5_000;
 /// Old pipelines that may hang in their stop before the daemon counts as stuck (each holds its
 /// threads and buffers; a restart frees them).
-pub const MAX_TEARDOWNS_PENDING: u32 = 3;
+pub const MAX_TEARDOWNS_HUNG: usize = 3;
+/// A stop still running after this long is hung, not slow: rtspsrc gives up on an unanswered
+/// request after 20 s, and a loaded emulated board has been seen to need more.
+pub const TEARDOWN_HUNG_S: i64 = 120;
 
 /// Per-camera figures.
 pub struct CameraStats {
@@ -100,8 +103,9 @@ pub struct CameraStats {
     pub last_frame_unix_ms: AtomicI64,
     /// Unix ms of the last frame out of the decoder; 0 before the first.
     pub last_decoded_unix_ms: AtomicI64,
-    /// Old pipelines still being stopped in the background after a failure.
-    pub teardowns_pending: AtomicU32,
+    /// Old pipelines still being stopped in the background after a failure: when each stop
+    /// began (unix ms).
+    teardowns: Mutex<Vec<i64>>,
     pub state: Mutex<CameraState>,
     /// Unix ms of the last state report (every reconnect attempt is one).
     state_since_unix_ms: AtomicI64,
@@ -116,6 +120,34 @@ impl CameraStats {
 
     pub fn set_fps(&self, fps: f32) {
         self.fps_bits.store(fps.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Records that an old pipeline's stop began; pass the result to
+    /// [`CameraStats::teardown_done`] when it returns.
+    pub fn teardown_started(&self) -> i64 {
+        let now = jiff::Timestamp::now().as_millisecond();
+        self.teardowns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(now);
+        now
+    }
+
+    pub fn teardown_done(&self, started: i64) {
+        let mut t = self.teardowns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = t.iter().position(|&s| s == started) {
+            t.swap_remove(i);
+        }
+    }
+
+    /// Stops still running that began more than `age_ms` before `now_ms`.
+    pub fn teardowns_older_than(&self, now_ms: i64, age_ms: i64) -> usize {
+        self.teardowns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|&&s| now_ms - s > age_ms)
+            .count()
     }
 
     pub fn state(&self) -> CameraState {
@@ -205,7 +237,7 @@ impl Metrics {
                     fps_bits: AtomicU32::new(0f32.to_bits()),
                     last_frame_unix_ms: AtomicI64::new(0),
                     last_decoded_unix_ms: AtomicI64::new(0),
-                    teardowns_pending: AtomicU32::new(0),
+                    teardowns: Mutex::new(Vec::new()),
                     state: Mutex::new(CameraState::Starting),
                     state_since_unix_ms: AtomicI64::new(jiff::Timestamp::now().as_millisecond()),
                     thumbnail_jpeg: Mutex::new(None),
@@ -259,7 +291,8 @@ impl Metrics {
 
     /// Cameras whose pipeline or analysis is stuck: streaming but no frame analysed within
     /// `analysis_timeout_s` or none decoded within `frame_timeout_s` (the supervisor did not
-    /// reconnect), [`MAX_TEARDOWNS_PENDING`] old pipelines that never stopped, or starting or
+    /// reconnect), [`MAX_TEARDOWNS_HUNG`] old pipelines not stopped after [`TEARDOWN_HUNG_S`], or
+    /// starting or
     /// reconnecting without any progress (a new attempt, a frame) for `frame_timeout_s` plus
     /// [`RECONNECT_PROGRESS_S`]. A camera that is merely unreachable keeps reporting reconnect
     /// attempts and is not stuck: restarting the daemon would not bring it back and would stop
@@ -292,7 +325,7 @@ impl Metrics {
                 .last_decoded_unix_ms
                 .load(Ordering::Relaxed)
                 .max(since);
-            let teardowns = stats.teardowns_pending.load(Ordering::Relaxed);
+            let hung = stats.teardowns_older_than(now_ms, TEARDOWN_HUNG_S * 1000);
             if now_ms - progress > limit_ms {
                 Some(format!(
                     "camera '{}' ({}): no progress for {} s",
@@ -309,9 +342,9 @@ impl Metrics {
                     camera.id,
                     (now_ms - decoded) / 1000
                 ))
-            } else if teardowns >= MAX_TEARDOWNS_PENDING {
+            } else if hung >= MAX_TEARDOWNS_HUNG {
                 Some(format!(
-                    "camera '{}': {teardowns} old pipelines did not stop",
+                    "camera '{}': {hung} old pipelines not stopped after {TEARDOWN_HUNG_S} s",
                     camera.id
                 ))
             } else {
@@ -425,9 +458,17 @@ mod tests {
             .last_decoded_unix_ms
             .store(now - 40_000, Ordering::Relaxed);
         camera_at(&m, "leaking", reconnecting(), 2, 600, now);
-        m.camera("leaking")
-            .teardowns_pending
-            .store(MAX_TEARDOWNS_PENDING, Ordering::Relaxed);
+        let stops_begun = |id: &str, n: usize, age_s: i64| {
+            m.camera(id)
+                .teardowns
+                .lock()
+                .unwrap()
+                .extend(std::iter::repeat_n(now - age_s * 1000, n));
+        };
+        stops_begun("leaking", MAX_TEARDOWNS_HUNG, TEARDOWN_HUNG_S + 1);
+        // Many slow stops on a loaded board, none of them hung yet; one that is hung.
+        stops_begun("flowing", 10, TEARDOWN_HUNG_S - 1);
+        stops_begun("flowing", 1, TEARDOWN_HUNG_S + 1);
         let mut cams: Vec<_> = [
             "flowing",
             "hung",

@@ -607,7 +607,8 @@ impl Supervisor {
 
 /// Stops a pipeline when dropped, on a thread of its own: the supervisor goes on reconnecting even
 /// if the old pipeline hangs in its stop (an RTSP source whose server vanished mid-session can),
-/// and `teardowns_pending` counts the ones still stopping for the watchdog.
+/// and the camera's stats keep the ones still stopping for the watchdog
+/// ([`CameraStats::teardown_started`]).
 struct Teardown {
     pipeline: Option<gst::Pipeline>,
     stats: Arc<CameraStats>,
@@ -631,11 +632,11 @@ impl Drop for Teardown {
         let camera = self.camera.clone();
         // A second reference, so the pipeline can still be stopped here if no thread starts.
         let fallback = pipeline.clone();
-        stats.teardowns_pending.fetch_add(1, Ordering::Relaxed);
+        let token = stats.teardown_started();
         let stop = move || {
             let started = Instant::now();
             let _ = pipeline.set_state(gst::State::Null);
-            stats.teardowns_pending.fetch_sub(1, Ordering::Relaxed);
+            stats.teardown_done(token);
             if started.elapsed() > Duration::from_secs(5) {
                 tracing::warn!(camera = %camera, took_ms = started.elapsed().as_millis() as u64, "old pipeline took long to stop");
             }
@@ -646,7 +647,7 @@ impl Drop for Teardown {
         {
             tracing::error!(camera = %self.camera, error = %e, "cannot start a thread to stop the old pipeline; stopping it here");
             let _ = fallback.set_state(gst::State::Null);
-            self.stats.teardowns_pending.fetch_sub(1, Ordering::Relaxed);
+            self.stats.teardown_done(token);
         }
     }
 }
